@@ -1,0 +1,157 @@
+"""The `transport` command line: run, validate, scenarios, query, report, compare."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from transport.errors import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Guangxi transport modal-shift and fleet-electrification model.",
+)
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+DEFAULT_DB = Path("out/results.duckdb")
+DbOption = Annotated[Path, typer.Option("--db", help="Results database (views over per-run Parquet files)")]
+
+
+@app.command()
+def run(
+    scenarios: Annotated[list[str] | None, typer.Argument(help="Shipped scenario names or TOML paths (default: all)")] = None,
+    db: DbOption = DEFAULT_DB,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for charts and the report (default: db folder)")] = None,
+    members: Annotated[int, typer.Option("--members", min=1, help="Monte Carlo members (member 0 is central)")] = 1,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Base seed of the uncertain parameters")] = 20201231,
+    end_year: Annotated[int | None, typer.Option("--end-year", help="Last simulated year (default: scenario's)")] = None,
+    charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Write charts and the report afterwards")] = True,
+) -> None:
+    """Run scenarios and store their results (every run appears whole or not at all)."""
+    from runs.execute import RunRequest, execute, prepare
+    from runs.store import ResultsStore
+    from transport.scenario import shipped_scenarios
+
+    names = scenarios or list(shipped_scenarios())
+    requests = [RunRequest(name, members, seed, end_year) for name in names]
+    prepared = [prepare(r) for r in requests]  # every input is checked before anything is written
+    store = ResultsStore(db)
+    run_set = dt.datetime.now(dt.UTC).strftime("set-%Y%m%dT%H%M%S%fZ")
+    run_ids: list[str] = []
+    with store.writer(), Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=False, disable=not sys.stderr.isatty(),
+    ) as progress:
+        for request, prep in zip(requests, prepared, strict=True):
+            scenario = prep[0]
+            task = progress.add_task(f"{scenario.name:<12}", total=scenario.years.end - scenario.years.base + 1)
+
+            def advance(done: int, total: int, task: int = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            run_ids.append(execute(request, store, run_set, prep, on_progress=advance))
+    for run_id in run_ids:
+        console.print(f"stored run {run_id}")
+    if charts:
+        from runs.report import write_report
+
+        written = write_report(store, out or db.parent, run_ids)
+        console.print(f"report: {written}")
+
+
+@app.command()
+def validate(path: Annotated[Path, typer.Argument(help="A scenario TOML file or a dataset folder")]) -> None:
+    """Check a scenario file or a dataset folder; exit 0 if valid, 2 with one line naming the problem if not."""
+    from transport.dataset import load_dataset
+    from transport.errors import ScenarioError
+    from transport.scenario import load_scenario
+
+    if path.is_dir():
+        dataset = load_dataset(path)
+        console.print(f"dataset {dataset.manifest.name} {dataset.manifest.version}: valid ({dataset.hash[:12]})")
+        return
+    if not path.exists():
+        raise ScenarioError(path, "file", str(path), "an existing scenario TOML file or dataset folder")
+    scenario, file = load_scenario(str(path))
+    load_dataset(scenario.dataset_path(relative_to=file.parent))
+    console.print(f"scenario {scenario.name}: valid ({scenario.resolved_hash()[:12]})")
+
+
+@app.command("scenarios")
+def list_scenarios() -> None:
+    """List the shipped scenarios, one line each."""
+    from transport.scenario import load_scenario, shipped_scenarios
+
+    for name in shipped_scenarios():
+        scenario, _ = load_scenario(name)
+        console.print(f"{name:<12} {scenario.description}", highlight=False)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="Read-only SQL over the result views")],
+    db: DbOption = DEFAULT_DB,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Run read-only SQL against the results (tables: runs fleet energy freight railsea urban targets lmdi;
+    views: road_oil oil_peak latest_runs)."""
+    from runs.store import ResultsStore
+    from transport.errors import QueryError
+
+    if fmt not in {"table", "csv", "json"}:
+        raise QueryError("--format", "format", fmt, "one of table, csv, json")
+    frame = ResultsStore(db).query(sql)
+    if fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, ensure_ascii=False) + "\n")
+    else:
+        table = Table(*frame.columns, show_lines=False)
+        for row in frame.iter_rows():
+            table.add_row(*["" if v is None else str(v) for v in row])
+        console.print(table)
+
+
+@app.command()
+def report(
+    db: DbOption = DEFAULT_DB,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for charts and report (default: db folder)")] = None,
+) -> None:
+    """Write charts (SVG, PNG) and an HTML report for the latest run of each scenario."""
+    from runs.report import write_report
+    from runs.store import ResultsStore
+
+    written = write_report(ResultsStore(db), out or db.parent, None)
+    console.print(f"report: {written}")
+
+
+def main() -> None:
+    """Console-script entry: user errors become one line on stderr and exit code 2, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        err_console.print(f"error: {exc.one_line()}", markup=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("error: aborted", markup=False)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("error: interrupted; no partial run was published", markup=False)
+        sys.exit(130)
+    except click.ClickException as exc:
+        err_console.print(f"error: {exc.format_message()}", markup=False)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,114 @@
+"""Carrying out runs: scenario + dataset + seed -> model -> result tables with provenance -> the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from runs.store import ResultsStore
+from transport.dataset import Dataset, load_dataset
+from transport.errors import ScenarioError
+from transport.model import simulate
+from transport.scenario import Scenario, load_scenario, sample_parameters
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the user asked for: a scenario (name or path) and the run settings."""
+
+    scenario: str
+    members: int = 1
+    seed: int = 20201231
+    end_year: int | None = None
+
+
+@functools.cache
+def code_version() -> str:
+    """Package version plus the git commit (and '+dirty' for uncommitted changes) when run from a checkout."""
+    try:
+        version = metadata.version("guangxi-transport")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    here = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        return f"{version}+g{sha}{'.dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        return version
+
+
+def prepare(request: RunRequest) -> tuple[Scenario, Path, Dataset]:
+    """Load and validate everything a run needs before anything is written."""
+    scenario, path = load_scenario(request.scenario)
+    dataset = load_dataset(scenario.dataset_path(relative_to=path.parent))
+    if scenario.years.base != dataset.manifest.base_year:
+        raise ScenarioError(path, "years.base", scenario.years.base,
+                            f"the dataset's base year {dataset.manifest.base_year}")
+    end = request.end_year if request.end_year is not None else scenario.years.end
+    if not scenario.years.base < end <= dataset.manifest.last_year:
+        where = "--end-year" if request.end_year is not None else path
+        raise ScenarioError(where, "years.end", end,
+                            f"a year within the dataset's range {dataset.manifest.base_year + 1}-"
+                            f"{dataset.manifest.last_year}")
+    if end != scenario.years.end:
+        scenario = scenario.model_copy(update={"years": scenario.years.model_copy(update={"end": end})})
+    return scenario, path, dataset
+
+
+def run_id_for(scenario: Scenario, started: dt.datetime, seed: int, members: int) -> str:
+    """A readable, unique run id: scenario, UTC start time, and a short hash of what makes the run."""
+    stamp = started.strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{scenario.name}-{stamp}-{scenario.resolved_hash()[:8]}-s{seed}-m{members}"
+
+
+def execute(
+    request: RunRequest,
+    store: ResultsStore,
+    run_set: str,
+    prepared: tuple[Scenario, Path, Dataset] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """Run one scenario and publish its tables; returns the run id. The caller holds the store's writer lock."""
+    scenario, _path, dataset = prepared or prepare(request)
+    started = dt.datetime.now(dt.UTC)
+    params = sample_parameters(scenario, request.members, request.seed)
+    years = np.arange(scenario.years.base, scenario.years.end + 1)
+    tables = simulate(scenario, dataset, params, years, request.members, on_year=on_progress)
+    run_id = run_id_for(scenario, started, request.seed, request.members)
+    finished = dt.datetime.now(dt.UTC)
+    runs_row = pl.DataFrame(
+        {
+            "run_id": [run_id],
+            "run_set": [run_set],
+            "scenario": [scenario.name],
+            "description": [scenario.description],
+            "scenario_toml": [scenario.to_toml()],
+            "scenario_hash": [scenario.resolved_hash()],
+            "dataset": [str(dataset.manifest.name)],
+            "dataset_hash": [dataset.hash],
+            "code_version": [code_version()],
+            "seed": [request.seed],
+            "members": [request.members],
+            "base_year": [scenario.years.base],
+            "end_year": [scenario.years.end],
+            "started_at": [started],
+            "finished_at": [finished],
+            "status": ["complete"],
+        }
+    )
+    out = {"runs": runs_row}
+    for name, frame in tables.items():
+        out[name] = frame.with_columns(pl.lit(run_id).alias("run_id"))
+    store.write_run(run_id, out)
+    return run_id

@@ -1,0 +1,222 @@
+"""The results store: one folder of Parquet files per run, published atomically, and a DuckDB file of views.
+
+Layout under the results root (the folder holding `results.duckdb`):
+
+    results.duckdb          views only (fleet, energy, ..., road_oil, oil_peak); analysts open this
+    results.duckdb.json     which schema version and root the views were built for
+    runs/<run_id>/*.parquet one file per table; the folder appears by a single rename, so a run is whole or absent
+    runs/_schema/*.parquet  empty tables carrying the column types, so the views work before the first run
+    .staging/<run_id>/      being written; never matched by the views; left-overs of killed runs are swept
+    .write.lock             only one process writes at a time (advisory lock)
+
+Why not write into the DuckDB file: DuckDB lets one process open a file read-write and then nobody else can open it,
+not even read-only. A run that wrote there would fail whenever an analyst had the file open, and would lock the
+analyst out while it wrote. The run never opens results.duckdb for writing once it exists; it only renames a folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from transport.errors import QueryError, StoreError
+
+SCHEMA_VERSION = 2
+
+_ID = {"run_id": pl.Utf8, "member": pl.Int32, "year": pl.Int32}
+
+TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
+    "runs": {
+        "run_id": pl.Utf8,
+        "run_set": pl.Utf8,
+        "scenario": pl.Utf8,
+        "description": pl.Utf8,
+        "scenario_toml": pl.Utf8,
+        "scenario_hash": pl.Utf8,
+        "dataset": pl.Utf8,
+        "dataset_hash": pl.Utf8,
+        "code_version": pl.Utf8,
+        "seed": pl.Int64,
+        "members": pl.Int32,
+        "base_year": pl.Int32,
+        "end_year": pl.Int32,
+        "started_at": pl.Datetime("us", "UTC"),
+        "finished_at": pl.Datetime("us", "UTC"),
+        "status": pl.Utf8,
+    },
+    "fleet": {**_ID, "segment": pl.Utf8, "powertrain": pl.Utf8, "stock": pl.Float64, "sales": pl.Float64,
+              "retirements": pl.Float64},
+    "energy": {**_ID, "segment": pl.Utf8, "powertrain": pl.Utf8, "fuel": pl.Utf8, "energy_pj": pl.Float64,
+               "oil_mt": pl.Float64, "co2_ttw_mt": pl.Float64, "co2_wtw_mt": pl.Float64},
+    "freight": {**_ID, "mode": pl.Utf8, "commodity": pl.Utf8, "tonnes_mt": pl.Float64, "tkm_bn": pl.Float64},
+    "railsea": {**_ID, "port": pl.Utf8, "teu": pl.Float64},
+    "urban": {**_ID, "city": pl.Utf8, "mode": pl.Utf8, "trips_m": pl.Float64, "share": pl.Float64},
+    "targets": {"run_id": pl.Utf8, "member": pl.Int32, "target": pl.Utf8, "year": pl.Int32, "value": pl.Float64,
+                "threshold": pl.Float64, "met": pl.Boolean, "margin": pl.Float64, "unit": pl.Utf8,
+                "detail": pl.Utf8},
+    "lmdi": {"run_id": pl.Utf8, "member": pl.Int32, "period": pl.Utf8, "segment": pl.Utf8, "effect": pl.Utf8,
+             "oil_mt": pl.Float64},
+}
+
+# Peak year of the road oil path: the year of the maximum of its centred 3-year moving average (ends use the
+# available neighbours), which keeps a one-year wobble from moving the peak. transport.targets uses the same rule.
+_VIEWS = {
+    "road_oil": """
+        select run_id, member, year, sum(oil_mt) as oil_mt
+        from energy group by run_id, member, year""",
+    "oil_peak": """
+        with smooth as (
+            select run_id, member, year, oil_mt,
+                   avg(oil_mt) over (partition by run_id, member order by year
+                                     rows between 1 preceding and 1 following) as oil_smooth_mt
+            from road_oil)
+        select run_id, member, arg_max(year, oil_smooth_mt) as peak_year, max(oil_smooth_mt) as peak_oil_mt
+        from smooth group by run_id, member""",
+    "latest_runs": """
+        select * from runs qualify row_number() over (partition by scenario order by finished_at desc) = 1""",
+}
+
+
+def table_frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with exactly the contract's columns of `table`, in order and cast to their types."""
+    schema = TABLES[table]
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise ValueError(f"table {table} lacks columns {missing}")
+    return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
+class ResultsStore:
+    """Reader and writer of the results under one root folder."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.root = db_path.parent
+        self.runs_dir = self.root / "runs"
+        self.staging_dir = self.root / ".staging"
+
+    # ---------------------------------------------------------------- writing
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the single-writer lock for the duration of a set of runs."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock = (self.root / ".write.lock").open("w")
+        except OSError as exc:
+            raise StoreError(self.root, "results folder", str(self.root), f"a writable folder ({exc.strerror})") from None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise StoreError(self.root / ".write.lock", "lock", "held by another run",
+                             "one writing process at a time; wait for the other `transport run` to finish") from None
+        try:
+            self._sweep_staging()
+            self._ensure_schema()
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+
+    def _sweep_staging(self) -> None:
+        # Under the write lock nobody else is staging, so anything here is a killed run's left-over.
+        if self.staging_dir.is_dir():
+            shutil.rmtree(self.staging_dir, ignore_errors=True)
+
+    def _ensure_schema(self) -> None:
+        schema_dir = self.runs_dir / "_schema"
+        if not schema_dir.is_dir():
+            self._publish("_schema", {t: pl.DataFrame(schema=cols) for t, cols in TABLES.items()})
+        meta_path = self.db_path.with_name(self.db_path.name + ".json")
+        wanted = {"schema_version": SCHEMA_VERSION, "root": str(self.root.resolve())}
+        current = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+        if current == wanted and self.db_path.is_file():
+            return
+        # Build the views file under a temporary name and rename it into place: an analyst who holds the old file
+        # open keeps reading the old inode; nobody ever sees a half-built file.
+        tmp = self.db_path.with_name(f".{self.db_path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        con = duckdb.connect(str(tmp))
+        try:
+            for table in TABLES:
+                pattern = (self.runs_dir.resolve() / "*" / f"{table}.parquet").as_posix()
+                con.execute(f"create view {table} as select * from read_parquet('{pattern}', union_by_name=true)")
+            for name, sql in _VIEWS.items():
+                con.execute(f"create view {name} as {sql}")
+        finally:
+            con.close()
+        os.replace(tmp, self.db_path)
+        meta_path.write_text(json.dumps(wanted))
+
+    def write_run(self, run_id: str, tables: Mapping[str, pl.DataFrame]) -> Path:
+        """Write all tables of one run to Parquet in staging, then publish them with one rename."""
+        unknown = set(tables) - set(TABLES)
+        if unknown:
+            raise ValueError(f"unknown result tables {sorted(unknown)}")
+        frames = {t: table_frame(t, tables.get(t, pl.DataFrame(schema=TABLES[t]))) for t in TABLES}
+        return self._publish(run_id, frames)
+
+    def _publish(self, run_id: str, frames: Mapping[str, pl.DataFrame]) -> Path:
+        stage = self.staging_dir / run_id
+        stage.mkdir(parents=True, exist_ok=False)
+        for table, frame in frames.items():
+            frame.write_parquet(stage / f"{table}.parquet", compression="zstd", statistics=True)
+        for path in stage.iterdir():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        final = self.runs_dir / run_id
+        os.rename(stage, final)
+        return final
+
+    # ---------------------------------------------------------------- reading
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the views; raises StoreError if there are no results yet."""
+        if not self.db_path.is_file():
+            raise StoreError(self.db_path, "database", str(self.db_path), "a results database; run `transport run` first")
+        for attempt in range(20):
+            try:
+                return duckdb.connect(str(self.db_path), read_only=True)
+            except duckdb.IOException as exc:
+                # Another process has the file open read-write (an analyst's session); wait a moment and retry.
+                if attempt == 19:
+                    raise StoreError(self.db_path, "database", "locked", f"a readable database ({exc})") from None
+                time.sleep(0.25)
+        raise AssertionError("unreachable")
+
+    def query(self, sql: str) -> pl.DataFrame:
+        """Run read-only SQL (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) and return the result."""
+        check_read_only(sql)
+        con = self.connect()
+        try:
+            return con.execute(sql).pl()
+        except duckdb.Error as exc:
+            raise QueryError("query", "sql", sql, f"valid read-only SQL ({str(exc).splitlines()[0]})") from None
+        finally:
+            con.close()
+
+
+_READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+def check_read_only(sql: str) -> None:
+    """Refuse SQL that would write (INSERT, COPY ... TO, CREATE, ATTACH, SET ...): analysts' queries only read."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError("query", "sql", sql, f"valid SQL ({str(exc).splitlines()[0]})") from None
+    if not statements:
+        raise QueryError("query", "sql", sql, "one or more SQL statements")
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in _READ_ONLY_STATEMENTS:
+            raise QueryError("query", "sql", statement.query.strip(), f"a read-only statement, not {kind}")

@@ -1,0 +1,47 @@
+"""Shared fixtures: the shipped dataset copied to a temporary folder, and the CLI run as a user would run it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED_DATASET = REPO / "transport" / "data" / "guangxi"
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> CliResult:
+    """Run `python -m transport ARGS` in a subprocess, as a user would."""
+    proc = subprocess.run([sys.executable, "-m", "transport", *args], capture_output=True, text=True,
+                          cwd=cwd or REPO, timeout=timeout)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_user_error(result: CliResult, *fragments: str) -> str:
+    """A user error: exit code 2, exactly one line on stderr, no traceback, and the line names each fragment."""
+    assert result.code == 2, (result.code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+@pytest.fixture
+def dataset_copy(tmp_path: Path) -> Path:
+    """A writable copy of the shipped Guangxi dataset."""
+    target = tmp_path / "guangxi"
+    shutil.copytree(SHIPPED_DATASET, target)
+    return target
