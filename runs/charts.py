@@ -19,10 +19,20 @@ HEIGHT = 300
 SOURCE = "Source: Guangxi transport model (this repository), shipped Guangxi dataset; see report assumptions."
 
 PLACE_NAMES = {
-    "nanning": "Nanning 南宁", "liuzhou": "Liuzhou 柳州", "guilin": "Guilin 桂林", "wuzhou": "Wuzhou 梧州",
-    "beihai": "Beihai 北海", "fangchenggang": "Fangchenggang 防城港", "qinzhou": "Qinzhou 钦州",
-    "guigang": "Guigang 贵港", "yulin": "Yulin 玉林", "baise": "Baise 百色", "hezhou": "Hezhou 贺州",
-    "hechi": "Hechi 河池", "laibin": "Laibin 来宾", "chongzuo": "Chongzuo 崇左",
+    "nanning": "Nanning 南宁",
+    "liuzhou": "Liuzhou 柳州",
+    "guilin": "Guilin 桂林",
+    "wuzhou": "Wuzhou 梧州",
+    "beihai": "Beihai 北海",
+    "fangchenggang": "Fangchenggang 防城港",
+    "qinzhou": "Qinzhou 钦州",
+    "guigang": "Guigang 贵港",
+    "yulin": "Yulin 玉林",
+    "baise": "Baise 百色",
+    "hezhou": "Hezhou 贺州",
+    "hechi": "Hechi 河池",
+    "laibin": "Laibin 来宾",
+    "chongzuo": "Chongzuo 崇左",
 }
 
 _fonts_registered = False
@@ -34,17 +44,22 @@ def place_label(city: str) -> str:
 
 
 def _finish(chart: alt.TopLevelMixin, title: str, subtitle: str) -> alt.TopLevelMixin:
-    return chart.properties(
-        title=alt.TitleParams(title, subtitle=[subtitle, SOURCE], anchor="start", fontSize=15, subtitleFontSize=10)
-    ).configure(font=FONT).configure_axis(labelFontSize=11, titleFontSize=12).configure_legend(
-        labelFontSize=11, titleFontSize=12
+    return (
+        chart.properties(
+            title=alt.TitleParams(title, subtitle=[subtitle, SOURCE], anchor="start", fontSize=15, subtitleFontSize=10)
+        )
+        .configure(font=FONT)
+        .configure_axis(labelFontSize=11, titleFontSize=12)
+        .configure_legend(labelFontSize=11, titleFontSize=12)
     )
 
 
 def _band(frame: pl.DataFrame, value: str, by: list[str]) -> pl.DataFrame:
-    return frame.group_by(by).agg(
-        pl.col(value).quantile(0.05).alias("low"), pl.col(value).quantile(0.95).alias("high")
-    ).sort(by)
+    return (
+        frame.group_by(by)
+        .agg(pl.col(value).quantile(0.05).alias("low"), pl.col(value).quantile(0.95).alias("high"))
+        .sort(by)
+    )
 
 
 def road_oil_chart(oil: pl.DataFrame, peaks: pl.DataFrame) -> alt.TopLevelMixin:
@@ -60,87 +75,148 @@ def road_oil_chart(oil: pl.DataFrame, peaks: pl.DataFrame) -> alt.TopLevelMixin:
     layers: list[alt.Chart] = []
     if oil["member"].n_unique() > 1:
         band = _band(oil, "oil_mt", ["scenario", "year"])
-        layers.append(alt.Chart(band).mark_area(opacity=0.18).encode(
-            x="year:Q", y="low:Q", y2="high:Q", color="scenario:N"))
+        layers.append(
+            alt.Chart(band).mark_area(opacity=0.18).encode(x="year:Q", y="low:Q", y2="high:Q", color="scenario:N")
+        )
     layers.append(base.mark_line(strokeWidth=2.2).encode(y=alt.Y("oil_mt:Q", title="Road oil use (Mt per year)")))
-    layers.append(alt.Chart(peaks).mark_point(shape="triangle-down", size=120, filled=True).encode(
-        x="peak_year:Q", y="peak_oil_mt:Q", color="scenario:N",
-        tooltip=["scenario", "peak_year", alt.Tooltip("peak_oil_mt", format=".2f")]))
-    layers.append(alt.Chart(peaks).mark_text(dy=-12, fontSize=10).encode(
-        x="peak_year:Q", y="peak_oil_mt:Q", text=alt.Text("peak_year:Q", format="d"), color="scenario:N"))
-    layers.append(alt.Chart(pl.DataFrame({"year": [2030]})).mark_rule(strokeDash=[4, 4], color="gray").encode(
-        x="year:Q"))
+    layers.append(
+        alt.Chart(peaks)
+        .mark_point(shape="triangle-down", size=120, filled=True)
+        .encode(
+            x="peak_year:Q",
+            y="peak_oil_mt:Q",
+            color="scenario:N",
+            tooltip=["scenario", "peak_year", alt.Tooltip("peak_oil_mt", format=".2f")],
+        )
+    )
+    layers.append(
+        alt.Chart(peaks)
+        .mark_text(dy=-12, fontSize=10)
+        .encode(x="peak_year:Q", y="peak_oil_mt:Q", text=alt.Text("peak_year:Q", format="d"), color="scenario:N")
+    )
+    layers.append(
+        alt.Chart(pl.DataFrame({"year": [2030]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="year:Q")
+    )
     chart = alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
-    return _finish(chart, "Road oil use (gasoline + diesel) and its peak",
-                   "Triangles: peak of the 3-year moving average; dashed line: 2030 deadline; band: 5-95 % of members")
+    return _finish(
+        chart,
+        "Road oil use (gasoline + diesel) and its peak",
+        "Triangles: peak of the 3-year moving average; dashed line: 2030 deadline; band: 5-95 % of members",
+    )
 
 
 def railsea_chart(teu: pl.DataFrame) -> alt.TopLevelMixin:
     """Rail-sea container TEU per scenario (central member) against the plan's 15 %/yr path from 2020."""
     central = teu.filter(pl.col("member") == 0).group_by("scenario", "year").agg(pl.col("teu").sum())
     start = central.filter(pl.col("year") == 2020).select("scenario", pl.col("teu").alias("teu0"))
-    path = central.join(start, on="scenario").filter(pl.col("year") <= 2030).with_columns(
-        (pl.col("teu0") * 1.15 ** (pl.col("year") - 2020)).alias("plan_path_teu"))
+    path = (
+        central.join(start, on="scenario")
+        .filter(pl.col("year") <= 2030)
+        .with_columns((pl.col("teu0") * 1.15 ** (pl.col("year") - 2020)).alias("plan_path_teu"))
+    )
     shown = central.filter(pl.col("year") <= 2035).with_columns(pl.col("teu") / 1e4)
-    lines = alt.Chart(shown).mark_line(point=True).encode(
-        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
-        y=alt.Y("teu:Q", title="Rail-sea containers (万TEU per year)"),
-        color=alt.Color("scenario:N", title="Scenario"))
-    plan = alt.Chart(path.filter(pl.col("scenario") == path["scenario"][0]).with_columns(
-        pl.col("plan_path_teu") / 1e4)).mark_line(strokeDash=[5, 4], color="black").encode(
-        x="year:Q", y="plan_path_teu:Q")
-    return _finish(alt.layer(lines, plan).properties(width=WIDTH, height=HEIGHT),
-                   "Rail-sea containers through the Beibu Gulf ports (海铁联运)",
-                   "Dashed: +15 % a year from the modelled 2020 volume (the plan's 2021-2025 growth target)")
+    lines = (
+        alt.Chart(shown)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
+            y=alt.Y("teu:Q", title="Rail-sea containers (万TEU per year)"),
+            color=alt.Color("scenario:N", title="Scenario"),
+        )
+    )
+    plan = (
+        alt.Chart(path.filter(pl.col("scenario") == path["scenario"][0]).with_columns(pl.col("plan_path_teu") / 1e4))
+        .mark_line(strokeDash=[5, 4], color="black")
+        .encode(x="year:Q", y="plan_path_teu:Q")
+    )
+    return _finish(
+        alt.layer(lines, plan).properties(width=WIDTH, height=HEIGHT),
+        "Rail-sea containers through the Beibu Gulf ports (海铁联运)",
+        "Dashed: +15 % a year from the modelled 2020 volume (the plan's 2021-2025 growth target)",
+    )
 
 
 def green_share_chart(share: pl.DataFrame, year: int = 2030) -> alt.TopLevelMixin:
     """Green-trip share per city in `year` by scenario, against the 70 % target. share: scenario, city, year, share."""
-    data = share.filter((pl.col("year") == year)).with_columns(
-        pl.col("city").map_elements(place_label, return_dtype=pl.Utf8).alias("city_name"))
-    bars = alt.Chart(data).mark_bar().encode(
-        x=alt.X("city_name:N", title=None, axis=alt.Axis(labelAngle=0)),
-        xOffset="scenario:N",
-        y=alt.Y("share:Q", title=f"Green-trip share {year}", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("scenario:N", title="Scenario"))
+    data = share.filter(pl.col("year") == year).with_columns(
+        pl.col("city").map_elements(place_label, return_dtype=pl.Utf8).alias("city_name")
+    )
+    bars = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("city_name:N", title=None, axis=alt.Axis(labelAngle=0)),
+            xOffset="scenario:N",
+            y=alt.Y(
+                "share:Q", title=f"Green-trip share {year}", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
+            ),
+            color=alt.Color("scenario:N", title="Scenario"),
+        )
+    )
     rule = alt.Chart(pl.DataFrame({"share": [0.7]})).mark_rule(color="firebrick", strokeDash=[4, 3]).encode(y="share:Q")
-    return _finish(alt.layer(bars, rule).properties(width=WIDTH, height=HEIGHT),
-                   f"Green-trip share (walk, bicycle, bus, metro) in {year}",
-                   "Red line: the plan's 70 % target for cities with >= 1 million urban residents; e-bikes not green")
+    return _finish(
+        alt.layer(bars, rule).properties(width=WIDTH, height=HEIGHT),
+        f"Green-trip share (walk, bicycle, bus, metro) in {year}",
+        "Red line: the plan's 70 % target for cities with >= 1 million urban residents; e-bikes not green",
+    )
 
 
 def fleet_chart(stock: pl.DataFrame) -> alt.TopLevelMixin:
     """Road vehicle stock by powertrain (million vehicles), stacked, one panel per scenario."""
-    data = stock.filter(pl.col("member") == 0).group_by("scenario", "year", "powertrain").agg(
-        (pl.col("stock").sum() / 1e6).alias("stock_m"))
-    chart = alt.Chart(data).mark_area().encode(
-        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
-        y=alt.Y("stock_m:Q", title="Vehicles (million)", stack=True),
-        color=alt.Color("powertrain:N", title="Powertrain"),
-    ).properties(width=260, height=220).facet(column=alt.Column("scenario:N", title=None))
+    data = (
+        stock.filter(pl.col("member") == 0)
+        .group_by("scenario", "year", "powertrain")
+        .agg((pl.col("stock").sum() / 1e6).alias("stock_m"))
+    )
+    chart = (
+        alt.Chart(data)
+        .mark_area()
+        .encode(
+            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
+            y=alt.Y("stock_m:Q", title="Vehicles (million)", stack=True),
+            color=alt.Color("powertrain:N", title="Powertrain"),
+        )
+        .properties(width=260, height=220)
+        .facet(column=alt.Column("scenario:N", title=None))
+    )
     return _finish(chart, "Road vehicle stock by powertrain", "All segments incl. motorcycles; central member")
 
 
 def sales_chart(sales: pl.DataFrame) -> alt.TopLevelMixin:
     """New vehicle sales by powertrain (thousand per year), stacked, one panel per scenario."""
-    data = sales.filter(pl.col("member") == 0).group_by("scenario", "year", "powertrain").agg(
-        (pl.col("sales").sum() / 1e3).alias("sales_k"))
-    chart = alt.Chart(data).mark_area().encode(
-        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
-        y=alt.Y("sales_k:Q", title="Sales (thousand vehicles per year)", stack=True),
-        color=alt.Color("powertrain:N", title="Powertrain"),
-    ).properties(width=260, height=220).facet(column=alt.Column("scenario:N", title=None))
+    data = (
+        sales.filter(pl.col("member") == 0)
+        .group_by("scenario", "year", "powertrain")
+        .agg((pl.col("sales").sum() / 1e3).alias("sales_k"))
+    )
+    chart = (
+        alt.Chart(data)
+        .mark_area()
+        .encode(
+            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
+            y=alt.Y("sales_k:Q", title="Sales (thousand vehicles per year)", stack=True),
+            color=alt.Color("powertrain:N", title="Powertrain"),
+        )
+        .properties(width=260, height=220)
+        .facet(column=alt.Column("scenario:N", title=None))
+    )
     return _finish(chart, "New vehicle sales by powertrain", "All segments incl. motorcycles; central member")
 
 
 def freight_chart(freight: pl.DataFrame) -> alt.TopLevelMixin:
     """Freight turnover by mode (billion tkm), stacked, one panel per scenario."""
     data = freight.filter(pl.col("member") == 0).group_by("scenario", "year", "mode").agg(pl.col("tkm_bn").sum())
-    chart = alt.Chart(data).mark_area().encode(
-        x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
-        y=alt.Y("tkm_bn:Q", title="Freight turnover (billion tkm per year)", stack=True),
-        color=alt.Color("mode:N", title="Mode"),
-    ).properties(width=260, height=220).facet(column=alt.Column("scenario:N", title=None))
+    chart = (
+        alt.Chart(data)
+        .mark_area()
+        .encode(
+            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
+            y=alt.Y("tkm_bn:Q", title="Freight turnover (billion tkm per year)", stack=True),
+            color=alt.Color("mode:N", title="Mode"),
+        )
+        .properties(width=260, height=220)
+        .facet(column=alt.Column("scenario:N", title=None))
+    )
     return _finish(chart, "Freight turnover by mode on Guangxi's network", "Central member; all commodities")
 
 
@@ -154,29 +230,54 @@ def lmdi_chart(lmdi: pl.DataFrame, oil_start: pl.DataFrame) -> alt.TopLevelMixin
     for (scenario, period), group in lmdi.group_by(["scenario", "period"], maintain_order=True):
         start = oil_start.filter((pl.col("scenario") == scenario) & (pl.col("period") == period))["oil_mt"][0]
         level = start
-        rows.append({"scenario": scenario, "period": period, "step": "start", "low": 0.0, "high": start,
-                     "delta": start})
+        rows.append(
+            {"scenario": scenario, "period": period, "step": "start", "low": 0.0, "high": start, "delta": start}
+        )
         effects = dict(zip(group["effect"].to_list(), group["oil_mt"].to_list(), strict=True))
         for effect in order[1:-1]:
             delta = effects.get(effect, 0.0)
-            rows.append({"scenario": scenario, "period": period, "step": effect, "low": min(level, level + delta),
-                         "high": max(level, level + delta), "delta": delta})
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "period": period,
+                    "step": effect,
+                    "low": min(level, level + delta),
+                    "high": max(level, level + delta),
+                    "delta": delta,
+                }
+            )
             level += delta
-        rows.append({"scenario": scenario, "period": period, "step": "end", "low": 0.0, "high": level,
-                     "delta": level})
+        rows.append({"scenario": scenario, "period": period, "step": "end", "low": 0.0, "high": level, "delta": level})
     data = pl.DataFrame(rows).with_columns(
-        pl.when(pl.col("step").is_in(["start", "end"])).then(pl.lit("level"))
-        .when(pl.col("delta") >= 0).then(pl.lit("increase")).otherwise(pl.lit("decrease")).alias("kind"))
-    chart = alt.Chart(data).mark_bar().encode(
-        x=alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30)),
-        y=alt.Y("low:Q", title="Road oil (Mt per year)"), y2="high:Q",
-        color=alt.Color("kind:N", title=None, scale=alt.Scale(domain=["level", "increase", "decrease"],
-                                                               range=["#4c78a8", "#e45756", "#54a24b"])),
-        tooltip=["scenario", "period", "step", alt.Tooltip("delta:Q", format=".3f")],
-    ).properties(width=200, height=200).facet(row=alt.Row("period:N", title=None),
-                                              column=alt.Column("scenario:N", title=None))
-    return _finish(chart, "What changes road oil use: additive LMDI decomposition",
-                   "Activity (vehicle-km), structure (segment mix), intensity (PJ/vkm), fuel mix (oil per PJ)")
+        pl.when(pl.col("step").is_in(["start", "end"]))
+        .then(pl.lit("level"))
+        .when(pl.col("delta") >= 0)
+        .then(pl.lit("increase"))
+        .otherwise(pl.lit("decrease"))
+        .alias("kind")
+    )
+    chart = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30)),
+            y=alt.Y("low:Q", title="Road oil (Mt per year)"),
+            y2="high:Q",
+            color=alt.Color(
+                "kind:N",
+                title=None,
+                scale=alt.Scale(domain=["level", "increase", "decrease"], range=["#4c78a8", "#e45756", "#54a24b"]),
+            ),
+            tooltip=["scenario", "period", "step", alt.Tooltip("delta:Q", format=".3f")],
+        )
+        .properties(width=200, height=200)
+        .facet(row=alt.Row("period:N", title=None), column=alt.Column("scenario:N", title=None))
+    )
+    return _finish(
+        chart,
+        "What changes road oil use: additive LMDI decomposition",
+        "Activity (vehicle-km), structure (segment mix), intensity (PJ/vkm), fuel mix (oil per PJ)",
+    )
 
 
 def export(chart: alt.TopLevelMixin, folder: Path, name: str) -> list[Path]:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,37 +30,57 @@ DbOption = Annotated[Path, typer.Option("--db", help="Results database (views ov
 
 @app.command()
 def run(
-    scenarios: Annotated[list[str] | None, typer.Argument(help="Shipped scenario names or TOML paths (default: all)")] = None,
+    scenarios: Annotated[
+        list[str] | None, typer.Argument(help="Shipped scenario names or TOML paths (default: all)")
+    ] = None,
     db: DbOption = DEFAULT_DB,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for charts and the report (default: db folder)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for charts and the report (default: db folder)")
+    ] = None,
     members: Annotated[int, typer.Option("--members", min=1, help="Monte Carlo members (member 0 is central)")] = 1,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Base seed of the uncertain parameters")] = 20201231,
-    end_year: Annotated[int | None, typer.Option("--end-year", help="Last simulated year (default: scenario's)")] = None,
+    end_year: Annotated[
+        int | None, typer.Option("--end-year", help="Last simulated year (default: scenario's)")
+    ] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Write charts and the report afterwards")] = True,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Local worker processes (0: run in-process)")] = 0,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="Members per chunk (bounds memory)")] = 2000,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a Dask scheduler")] = None,
 ) -> None:
     """Run scenarios and store their results (every run appears whole or not at all)."""
+    from runs.ensemble import executor
     from runs.execute import RunRequest, execute, prepare
     from runs.store import ResultsStore
     from transport.scenario import shipped_scenarios
 
     names = scenarios or list(shipped_scenarios())
-    requests = [RunRequest(name, members, seed, end_year) for name in names]
+    requests = [RunRequest(name, members, seed, end_year, chunk_size) for name in names]
     prepared = [prepare(r) for r in requests]  # every input is checked before anything is written
     store = ResultsStore(db)
     run_set = dt.datetime.now(dt.UTC).strftime("set-%Y%m%dT%H%M%S%fZ")
     run_ids: list[str] = []
-    with store.writer(), Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=False, disable=not sys.stderr.isatty(),
-    ) as progress:
+    kind = "local" if workers > 0 else "sequential"
+    with (
+        store.writer(),
+        executor(kind, workers or None, scheduler) as pool,
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=False,
+            disable=not sys.stderr.isatty(),
+        ) as progress,
+    ):
         for request, prep in zip(requests, prepared, strict=True):
             scenario = prep[0]
-            task = progress.add_task(f"{scenario.name:<12}", total=scenario.years.end - scenario.years.base + 1)
+            task = progress.add_task(f"{scenario.name:<12}", total=None)
 
             def advance(done: int, total: int, task: int = task) -> None:
                 progress.update(task, completed=done, total=total)
 
-            run_ids.append(execute(request, store, run_set, prep, on_progress=advance))
+            run_ids.append(execute(request, store, run_set, prep, on_progress=advance, pool=pool))
     for run_id in run_ids:
         console.print(f"stored run {run_id}")
     if charts:
@@ -152,6 +171,6 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("error: interrupted; no partial run was published", markup=False)
         sys.exit(130)
-    except click.ClickException as exc:
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument, bad option value
         err_console.print(f"error: {exc.format_message()}", markup=False)
-        sys.exit(exc.exit_code)
+        sys.exit(2)

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -13,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from runs.ensemble import DEFAULT_CHUNK, run_ensemble
 from runs.store import ResultsStore
-from transport.dataset import Dataset, load_dataset
+from transport.dataset import Dataset, load_dataset, read_manifest
 from transport.errors import ScenarioError
-from transport.model import simulate
 from transport.scenario import Scenario, load_scenario, sample_parameters
 
 
@@ -28,6 +29,7 @@ class RunRequest:
     members: int = 1
     seed: int = 20201231
     end_year: int | None = None
+    chunk_size: int = DEFAULT_CHUNK
 
 
 @functools.cache
@@ -39,10 +41,20 @@ def code_version() -> str:
         version = "0+unknown"
     here = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
         return f"{version}+g{sha}{'.dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):
         return version
@@ -51,19 +63,19 @@ def code_version() -> str:
 def prepare(request: RunRequest) -> tuple[Scenario, Path, Dataset]:
     """Load and validate everything a run needs before anything is written."""
     scenario, path = load_scenario(request.scenario)
-    dataset = load_dataset(scenario.dataset_path(relative_to=path.parent))
-    if scenario.years.base != dataset.manifest.base_year:
-        raise ScenarioError(path, "years.base", scenario.years.base,
-                            f"the dataset's base year {dataset.manifest.base_year}")
+    folder = scenario.dataset_path(relative_to=path.parent)
+    manifest = read_manifest(folder)
+    if scenario.years.base != manifest.base_year:
+        raise ScenarioError(path, "years.base", scenario.years.base, f"the dataset's base year {manifest.base_year}")
     end = request.end_year if request.end_year is not None else scenario.years.end
-    if not scenario.years.base < end <= dataset.manifest.last_year:
+    if not scenario.years.base < end <= manifest.last_year:
         where = "--end-year" if request.end_year is not None else path
-        raise ScenarioError(where, "years.end", end,
-                            f"a year within the dataset's range {dataset.manifest.base_year + 1}-"
-                            f"{dataset.manifest.last_year}")
+        raise ScenarioError(
+            where, "years.end", end, f"a year within the dataset's range {manifest.base_year + 1}-{manifest.last_year}"
+        )
     if end != scenario.years.end:
         scenario = scenario.model_copy(update={"years": scenario.years.model_copy(update={"end": end})})
-    return scenario, path, dataset
+    return scenario, path, load_dataset(folder)
 
 
 def run_id_for(scenario: Scenario, started: dt.datetime, seed: int, members: int) -> str:
@@ -78,13 +90,16 @@ def execute(
     run_set: str,
     prepared: tuple[Scenario, Path, Dataset] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    pool: Executor | None = None,
 ) -> str:
-    """Run one scenario and publish its tables; returns the run id. The caller holds the store's writer lock."""
+    """Run one scenario (all members, in chunks on `pool` if given) and publish its tables; returns the run id.
+
+    The caller holds the store's writer lock."""
     scenario, _path, dataset = prepared or prepare(request)
     started = dt.datetime.now(dt.UTC)
     params = sample_parameters(scenario, request.members, request.seed)
     years = np.arange(scenario.years.base, scenario.years.end + 1)
-    tables = simulate(scenario, dataset, params, years, request.members, on_year=on_progress)
+    tables = run_ensemble(scenario, dataset, params, years, request.members, request.chunk_size, pool, on_progress)
     run_id = run_id_for(scenario, started, request.seed, request.members)
     finished = dt.datetime.now(dt.UTC)
     runs_row = pl.DataFrame(

@@ -79,8 +79,12 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
     fleet = _frame(store, "select * from fleet where run_id in ({ids}) and member = 0", runs)
     freight = _frame(store, "select * from freight where run_id in ({ids}) and member = 0", runs)
     targets = _frame(store, "select * from targets where run_id in ({ids})", runs)
-    lmdi = _frame(store, "select run_id, period, effect, sum(oil_mt) as oil_mt from lmdi where run_id in ({ids}) "
-                         "and member = 0 group by all", runs)
+    lmdi = _frame(
+        store,
+        "select run_id, period, effect, sum(oil_mt) as oil_mt from lmdi where run_id in ({ids}) "
+        "and member = 0 group by all",
+        runs,
+    )
     figures: list[tuple[str, str]] = []
 
     def add(name: str, caption: str, build: object) -> None:
@@ -91,8 +95,11 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
         add("road_oil", "Road oil use and its peak", charts.road_oil_chart(oil, peaks))
     if railsea.height:
         add("railsea_teu", "Rail-sea containers vs the 15 % path", charts.railsea_chart(railsea))
-    big = targets.filter(pl.col("target").str.starts_with("green_trip_share.") & (pl.col("member") == 0)
-                         & ~pl.col("target").str.ends_with("all_big_cities"))
+    big = targets.filter(
+        pl.col("target").str.starts_with("green_trip_share.")
+        & (pl.col("member") == 0)
+        & ~pl.col("target").str.ends_with("all_big_cities")
+    )
     if urban.height and big.height:
         cities = big["detail"].unique().to_list()
         green = urban.filter(pl.col("mode").is_in(["walk", "bicycle", "bus", "metro"]) & pl.col("city").is_in(cities))
@@ -105,34 +112,65 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
         add("freight_tkm", "Freight turnover by mode", charts.freight_chart(freight))
     if lmdi.height:
         start = oil.filter(pl.col("member") == 0).join(
-            pl.DataFrame({"period": ["2020-2030", "2030-2060"], "year": [2020, 2030]}), on="year")
-        add("lmdi_road_oil", "LMDI decomposition of road oil change",
-            charts.lmdi_chart(lmdi, start.select("scenario", "period", "oil_mt")))
+            pl.DataFrame({"period": ["2020-2030", "2030-2060"], "year": [2020, 2030]}), on="year"
+        )
+        add(
+            "lmdi_road_oil",
+            "LMDI decomposition of road oil change",
+            charts.lmdi_chart(lmdi, start.select("scenario", "period", "oil_mt")),
+        )
 
-    scenario_table = runs.select("scenario", "description", "run_id", "members", "seed", "end_year",
-                                 "code_version", pl.col("scenario_hash").str.slice(0, 12),
-                                 pl.col("dataset_hash").str.slice(0, 12))
-    verdicts = targets.filter(pl.col("member") == 0).select(
-        "scenario", "target", "year", pl.col("value").round(4), "threshold", "met", pl.col("margin").round(4),
-        "unit", "detail").sort("scenario", "target", "year")
+    scenario_table = runs.select(
+        "scenario",
+        "description",
+        "run_id",
+        "members",
+        "seed",
+        "end_year",
+        "code_version",
+        pl.col("scenario_hash").str.slice(0, 12),
+        pl.col("dataset_hash").str.slice(0, 12),
+    )
+    verdicts = (
+        targets.filter(pl.col("member") == 0)
+        .select(
+            "scenario",
+            "target",
+            "year",
+            pl.col("value").round(4),
+            "threshold",
+            "met",
+            pl.col("margin").round(4),
+            "unit",
+            "detail",
+        )
+        .sort("scenario", "target", "year")
+    )
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Guangxi transport model report</title>",
         "<style>body{font-family:'Noto Sans CJK TC',sans-serif;max-width:1100px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px}"
         "th{background:#f3f3f3}figure{margin:1.5em 0}img{max-width:100%}</style></head><body>",
         "<h1>Guangxi transport modal-shift and fleet-electrification model</h1>",
-        "<h2>Headline targets (central member)</h2>", _html_table(headline_table(targets, runs)),
-        "<h2>Scenarios and runs</h2>", _html_table(scenario_table),
+        "<h2>Headline targets (central member)</h2>",
+        _html_table(headline_table(targets, runs)),
+        "<h2>Scenarios and runs</h2>",
+        _html_table(scenario_table),
     ]
     for name, caption in figures:
-        parts.append(f"<figure><img src='charts/{name}.svg' alt='{html.escape(caption)}'>"
-                     f"<figcaption>{html.escape(caption)} (<a href='charts/{name}.png'>PNG</a>)</figcaption></figure>")
-    parts += ["<h2>All target values and verdicts (central member)</h2>", _html_table(verdicts),
-              "<h2>Assumptions and sources</h2>",
-              "<p>Every dataset table, its units, sources (with URLs) and assumptions (value and range) are documented "
-              "in <code>transport/data/guangxi/README.md</code> and its domain READMEs; the levers of each scenario "
-              "in <code>docs/levers.md</code>; each run's full scenario is stored in <code>runs.scenario_toml</code>."
-              "</p></body></html>"]
+        parts.append(
+            f"<figure><img src='charts/{name}.svg' alt='{html.escape(caption)}'>"
+            f"<figcaption>{html.escape(caption)} (<a href='charts/{name}.png'>PNG</a>)</figcaption></figure>"
+        )
+    parts += [
+        "<h2>All target values and verdicts (central member)</h2>",
+        _html_table(verdicts),
+        "<h2>Assumptions and sources</h2>",
+        "<p>Every dataset table, its units, sources (with URLs) and assumptions (value and range) are documented "
+        "in <code>transport/data/guangxi/README.md</code> and its domain READMEs; the levers of each scenario "
+        "in <code>docs/levers.md</code>; each run's full scenario is stored in <code>runs.scenario_toml</code>."
+        "</p></body></html>",
+    ]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.html"
     tmp = out / ".report.html.tmp"

@@ -53,18 +53,47 @@ TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "finished_at": pl.Datetime("us", "UTC"),
         "status": pl.Utf8,
     },
-    "fleet": {**_ID, "segment": pl.Utf8, "powertrain": pl.Utf8, "stock": pl.Float64, "sales": pl.Float64,
-              "retirements": pl.Float64},
-    "energy": {**_ID, "segment": pl.Utf8, "powertrain": pl.Utf8, "fuel": pl.Utf8, "energy_pj": pl.Float64,
-               "oil_mt": pl.Float64, "co2_ttw_mt": pl.Float64, "co2_wtw_mt": pl.Float64},
+    "fleet": {
+        **_ID,
+        "segment": pl.Utf8,
+        "powertrain": pl.Utf8,
+        "stock": pl.Float64,
+        "sales": pl.Float64,
+        "retirements": pl.Float64,
+    },
+    "energy": {
+        **_ID,
+        "segment": pl.Utf8,
+        "powertrain": pl.Utf8,
+        "fuel": pl.Utf8,
+        "energy_pj": pl.Float64,
+        "oil_mt": pl.Float64,
+        "co2_ttw_mt": pl.Float64,
+        "co2_wtw_mt": pl.Float64,
+    },
     "freight": {**_ID, "mode": pl.Utf8, "commodity": pl.Utf8, "tonnes_mt": pl.Float64, "tkm_bn": pl.Float64},
     "railsea": {**_ID, "port": pl.Utf8, "teu": pl.Float64},
     "urban": {**_ID, "city": pl.Utf8, "mode": pl.Utf8, "trips_m": pl.Float64, "share": pl.Float64},
-    "targets": {"run_id": pl.Utf8, "member": pl.Int32, "target": pl.Utf8, "year": pl.Int32, "value": pl.Float64,
-                "threshold": pl.Float64, "met": pl.Boolean, "margin": pl.Float64, "unit": pl.Utf8,
-                "detail": pl.Utf8},
-    "lmdi": {"run_id": pl.Utf8, "member": pl.Int32, "period": pl.Utf8, "segment": pl.Utf8, "effect": pl.Utf8,
-             "oil_mt": pl.Float64},
+    "targets": {
+        "run_id": pl.Utf8,
+        "member": pl.Int32,
+        "target": pl.Utf8,
+        "year": pl.Int32,
+        "value": pl.Float64,
+        "threshold": pl.Float64,
+        "met": pl.Boolean,
+        "margin": pl.Float64,
+        "unit": pl.Utf8,
+        "detail": pl.Utf8,
+    },
+    "lmdi": {
+        "run_id": pl.Utf8,
+        "member": pl.Int32,
+        "period": pl.Utf8,
+        "segment": pl.Utf8,
+        "effect": pl.Utf8,
+        "oil_mt": pl.Float64,
+    },
 }
 
 # Peak year of the road oil path: the year of the maximum of its centred 3-year moving average (ends use the
@@ -112,13 +141,19 @@ class ResultsStore:
             self.root.mkdir(parents=True, exist_ok=True)
             lock = (self.root / ".write.lock").open("w")
         except OSError as exc:
-            raise StoreError(self.root, "results folder", str(self.root), f"a writable folder ({exc.strerror})") from None
+            raise StoreError(
+                self.root, "results folder", str(self.root), f"a writable folder ({exc.strerror})"
+            ) from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
-            raise StoreError(self.root / ".write.lock", "lock", "held by another run",
-                             "one writing process at a time; wait for the other `transport run` to finish") from None
+            raise StoreError(
+                self.root / ".write.lock",
+                "lock",
+                "held by another run",
+                "one writing process at a time; wait for the other `transport run` to finish",
+            ) from None
         try:
             self._sweep_staging()
             self._ensure_schema()
@@ -182,7 +217,9 @@ class ResultsStore:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection to the views; raises StoreError if there are no results yet."""
         if not self.db_path.is_file():
-            raise StoreError(self.db_path, "database", str(self.db_path), "a results database; run `transport run` first")
+            raise StoreError(
+                self.db_path, "database", str(self.db_path), "a results database; run `transport run` first"
+            )
         for attempt in range(20):
             try:
                 return duckdb.connect(str(self.db_path), read_only=True)
@@ -198,7 +235,8 @@ class ResultsStore:
         check_read_only(sql)
         con = self.connect()
         try:
-            return con.execute(sql).pl()
+            relation = con.sql(sql)
+            return relation.pl() if relation is not None else pl.DataFrame()
         except duckdb.Error as exc:
             raise QueryError("query", "sql", sql, f"valid read-only SQL ({str(exc).splitlines()[0]})") from None
         finally:

@@ -23,8 +23,9 @@ class CliResult:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> CliResult:
     """Run `python -m transport ARGS` in a subprocess, as a user would."""
-    proc = subprocess.run([sys.executable, "-m", "transport", *args], capture_output=True, text=True,
-                          cwd=cwd or REPO, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "transport", *args], capture_output=True, text=True, cwd=cwd or REPO, timeout=timeout
+    )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 

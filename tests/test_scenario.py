@@ -89,7 +89,7 @@ def test_out_of_range_uncertain_value_is_refused() -> None:
 
 _keys = st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=12)
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(_keys, children, max_size=4),
     max_leaves=12,
 )
@@ -124,8 +124,12 @@ def test_sampling_member_zero_is_central_and_reproducible() -> None:
     name, spec = next(iter(UNCERTAIN.items()))
     width = spec.high - spec.low
     scenario = validate_scenario_dict(
-        {"name": "s", "uncertain": {name: {"dist": "uniform", "low": spec.low + 0.1 * width,
-                                           "high": spec.low + 0.9 * width}}}, "s.toml")
+        {
+            "name": "s",
+            "uncertain": {name: {"dist": "uniform", "low": spec.low + 0.1 * width, "high": spec.low + 0.9 * width}},
+        },
+        "s.toml",
+    )
     a = sample_parameters(scenario, 201, seed=7)
     b = sample_parameters(scenario, 201, seed=7)
     c = sample_parameters(scenario, 201, seed=8)

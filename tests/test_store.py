@@ -14,9 +14,20 @@ from transport.errors import QueryError, StoreError
 
 def _energy(run_id: str, oil: list[float]) -> pl.DataFrame:
     years = list(range(2020, 2020 + len(oil)))
-    return pl.DataFrame({"run_id": run_id, "member": 0, "year": years, "segment": "private_car",
-                         "powertrain": "gasoline", "fuel": "gasoline", "energy_pj": oil, "oil_mt": oil,
-                         "co2_ttw_mt": oil, "co2_wtw_mt": oil})
+    return pl.DataFrame(
+        {
+            "run_id": run_id,
+            "member": 0,
+            "year": years,
+            "segment": "private_car",
+            "powertrain": "gasoline",
+            "fuel": "gasoline",
+            "energy_pj": oil,
+            "oil_mt": oil,
+            "co2_ttw_mt": oil,
+            "co2_wtw_mt": oil,
+        }
+    )
 
 
 def test_views_work_before_any_run(tmp_path: Path) -> None:
@@ -77,23 +88,34 @@ def test_analyst_holding_file_read_only_does_not_block_writing(tmp_path: Path) -
 
 def test_second_writer_is_refused_with_one_line(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "results.duckdb")
-    with store.writer(), pytest.raises(StoreError, match="one writing process"), ResultsStore(
-        tmp_path / "results.duckdb"
-    ).writer():
+    with (
+        store.writer(),
+        pytest.raises(StoreError, match="one writing process"),
+        ResultsStore(tmp_path / "results.duckdb").writer(),
+    ):
         pass
 
 
 @pytest.mark.parametrize(
     "sql",
-    ["insert into runs values (1)", "copy (select 1) to '/tmp/x.csv'", "create table t (a int)",
-     "attach 'other.db'", "select 1; drop view fleet", "set threads = 1", "export database '/tmp/e'"],
+    [
+        "insert into runs values (1)",
+        "copy (select 1) to '/tmp/x.csv'",
+        "create table t (a int)",
+        "attach 'other.db'",
+        "select 1; drop view fleet",
+        "set threads = 1",
+        "export database '/tmp/e'",
+    ],
 )
 def test_writing_queries_are_refused(sql: str) -> None:
     with pytest.raises(QueryError, match="read-only"):
         check_read_only(sql)
 
 
-@pytest.mark.parametrize("sql", ["select 1", "with a as (select 1) select * from a", "describe select 1",
-                                 "from range(3)", "explain select 1"])
+@pytest.mark.parametrize(
+    "sql",
+    ["select 1", "with a as (select 1) select * from a", "describe select 1", "from range(3)", "explain select 1"],
+)
 def test_reading_queries_pass(sql: str) -> None:
     check_read_only(sql)

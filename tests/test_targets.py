@@ -29,7 +29,7 @@ def test_railsea_cagr_hand_checked() -> None:
     frame = pl.concat([frame, frame.with_columns(pl.lit("beihai").alias("port"), pl.col("teu") * 0)])
     out = railsea_targets(frame)
     cagr = out.filter(pl.col("target") == "railsea_teu_cagr").row(0, named=True)
-    assert cagr["value"] == pytest.approx(2 ** 0.2 - 1)  # 14.87 %/yr: just short of 15 %
+    assert cagr["value"] == pytest.approx(2**0.2 - 1)  # 14.87 %/yr: just short of 15 %
     assert cagr["met"] is False
     yoy = out.filter(pl.col("target") == "railsea_teu_growth").sort("year")["value"].to_list()
     assert yoy == pytest.approx([0.2, 130 / 120 - 1, 150 / 130 - 1, 170 / 150 - 1, 200 / 170 - 1])
@@ -37,9 +37,14 @@ def test_railsea_cagr_hand_checked() -> None:
 
 def test_green_trips_only_cities_over_one_million() -> None:
     share = pl.DataFrame({"member": [0, 0, 0], "year": [2030] * 3, "city": ["a", "b", "c"], "share": [0.72, 0.65, 0.1]})
-    pop = pl.DataFrame({"member": [0, 0, 0], "year": [2030] * 3, "city": ["a", "b", "c"],
-                        "residents": [2e6, 1e6, 0.5e6]})
+    pop = pl.DataFrame(
+        {"member": [0, 0, 0], "year": [2030] * 3, "city": ["a", "b", "c"], "residents": [2e6, 1e6, 0.5e6]}
+    )
     out = green_trip_targets(share, pop)
-    assert set(out["target"].to_list()) == {"green_trip_share.a", "green_trip_share.b", "green_trip_share.all_big_cities"}
+    assert set(out["target"].to_list()) == {
+        "green_trip_share.a",
+        "green_trip_share.b",
+        "green_trip_share.all_big_cities",
+    }
     overall = out.filter(pl.col("target") == "green_trip_share.all_big_cities").row(0, named=True)
     assert overall["value"] == pytest.approx(0.65) and overall["met"] is False and "b" in overall["detail"]

@@ -30,8 +30,12 @@ def log_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def lmdi_oil(
-    vkt_bn_0: np.ndarray, energy_pj_0: np.ndarray, oil_mt_0: np.ndarray,
-    vkt_bn_t: np.ndarray, energy_pj_t: np.ndarray, oil_mt_t: np.ndarray,
+    vkt_bn_0: np.ndarray,
+    energy_pj_0: np.ndarray,
+    oil_mt_0: np.ndarray,
+    vkt_bn_t: np.ndarray,
+    energy_pj_t: np.ndarray,
+    oil_mt_t: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Effects (Mt oil) per segment of moving from period 0 to period t; arrays shaped (..., segments).
 

@@ -217,7 +217,9 @@ def _raw_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
     elif (path.parent / f"{parent_name}.toml").is_file():
         parent_path = path.parent / f"{parent_name}.toml"
     else:
-        raise ScenarioError(path, "extends", parent_name, f"a shipped scenario ({', '.join(shipped_scenarios())}) or file")
+        raise ScenarioError(
+            path, "extends", parent_name, f"a shipped scenario ({', '.join(shipped_scenarios())}) or file"
+        )
     parent = _raw_with_parents(parent_path, (*chain, resolved))
     parent.pop("description", None)
     return deep_merge(parent, raw)

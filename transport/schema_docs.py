@@ -38,10 +38,7 @@ def _bounds(info: FieldInfo) -> str:
 
 
 def _default(info: FieldInfo) -> Any:
-    if info.default_factory is not None:
-        value = info.default_factory()  # type: ignore[call-arg]
-    else:
-        value = info.default
+    value = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     text = json.dumps(value, ensure_ascii=False, default=str)
@@ -64,16 +61,25 @@ def levers_markdown() -> str:
     for domain, info in Levers.model_fields.items():
         model = info.annotation
         assert isinstance(model, type) and issubclass(model, BaseModel)
-        lines += [f"## `[levers.{domain}]` - {info.description}", "", "| lever | type | default | valid range | meaning |",
-                  "| --- | --- | --- | --- | --- |"]
+        lines += [
+            f"## `[levers.{domain}]` - {info.description}",
+            "",
+            "| lever | type | default | valid range | meaning |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for name, field in model.model_fields.items():
             desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
             lines.append(f"| `{name}` | `{_type_name(field)}` | `{_default(field)}` | {_bounds(field)} | {desc} |")
         lines.append("")
-    lines += ["## `[uncertain]` - uncertain parameters", "",
-              "A value, or a table `{dist = \"normal\"|\"lognormal\"|\"uniform\"|\"triangular\", ...}`. Samples are "
-              "clipped to the valid range. Member 0 of every run is the central estimate.", "",
-              "| parameter | unit | default | valid range | meaning |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "## `[uncertain]` - uncertain parameters",
+        "",
+        'A value, or a table `{dist = "normal"|"lognormal"|"uniform"|"triangular", ...}`. Samples are '
+        "clipped to the valid range. Member 0 of every run is the central estimate.",
+        "",
+        "| parameter | unit | default | valid range | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for name, spec in sorted(UNCERTAIN.items()):
         lines.append(f"| `{name}` | {spec.unit} | {spec.default} | [{spec.low}, {spec.high}] | {spec.doc} |")
     return "\n".join(lines) + "\n"

@@ -88,7 +88,9 @@ def _typed_column(path: Path, raw: pl.DataFrame, col: Column, extra_allowed: set
     text = raw[col.name]
     for i, cell in enumerate(text.to_list()):
         if cell is None or str(cell).strip() == "" or str(cell).strip().lower() in {"nan", "na", "null"}:
-            raise DatasetError(path, f"{col.name} (row {i + 2})", cell if cell is not None else "", "a value, not empty/NaN")
+            raise DatasetError(
+                path, f"{col.name} (row {i + 2})", cell if cell is not None else "", "a value, not empty/NaN"
+            )
     if col.type == "str":
         series = text.str.strip_chars()
         allowed = col.allowed if col.allowed is not None else None
@@ -121,8 +123,10 @@ def _check_range(where: Path, field_name: str, value: float, col: Column) -> Non
 
 def check_shares_sum(df: pl.DataFrame, share_col: str, by: Sequence[str], where: Path | str) -> None:
     """Raise if the `share_col` values do not add up to 1 within each group of `by`."""
-    sums = df.group_by(list(by)).agg(pl.col(share_col).sum().alias("total")) if by else df.select(
-        pl.col(share_col).sum().alias("total")
+    sums = (
+        df.group_by(list(by)).agg(pl.col(share_col).sum().alias("total"))
+        if by
+        else df.select(pl.col(share_col).sum().alias("total"))
     )
     bad = sums.filter((pl.col("total") - 1.0).abs() > SHARE_TOLERANCE)
     if bad.height:

@@ -20,8 +20,17 @@ GREEN_SHARE_YEAR = 2030
 BIG_CITY_RESIDENTS = 1_000_000
 OIL_PEAK_DEADLINE = 2030
 
-_SCHEMA = {"member": pl.Int32, "target": pl.Utf8, "year": pl.Int32, "value": pl.Float64, "threshold": pl.Float64,
-           "met": pl.Boolean, "margin": pl.Float64, "unit": pl.Utf8, "detail": pl.Utf8}
+_SCHEMA = {
+    "member": pl.Int32,
+    "target": pl.Utf8,
+    "year": pl.Int32,
+    "value": pl.Float64,
+    "threshold": pl.Float64,
+    "met": pl.Boolean,
+    "margin": pl.Float64,
+    "unit": pl.Utf8,
+    "detail": pl.Utf8,
+}
 
 
 def smoothed(values: np.ndarray) -> np.ndarray:
@@ -45,8 +54,17 @@ def peak_year(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.asarray(years)[idx], np.take_along_axis(smooth, idx[..., None], axis=-1)[..., 0]
 
 
-def _rows(member: np.ndarray, target: str, year: int | np.ndarray, value: np.ndarray, threshold: float | None,
-          met: np.ndarray | None, margin: np.ndarray | None, unit: str, detail: str | Sequence[str]) -> pl.DataFrame:
+def _rows(
+    member: np.ndarray,
+    target: str,
+    year: int | np.ndarray,
+    value: np.ndarray,
+    threshold: float | None,
+    met: np.ndarray | None,
+    margin: np.ndarray | None,
+    unit: str,
+    detail: str | Sequence[str],
+) -> pl.DataFrame:
     n = len(member)
     return pl.DataFrame(
         {
@@ -75,14 +93,34 @@ def railsea_targets(railsea: pl.DataFrame) -> pl.DataFrame:
     t0 = wide[str(first)].to_numpy()
     t1 = wide[str(last)].to_numpy()
     cagr = (t1 / t0) ** (1.0 / (last - first)) - 1.0
-    frames = [_rows(members, "railsea_teu_cagr", last, cagr, RAILSEA_GROWTH_THRESHOLD,
-                    cagr >= RAILSEA_GROWTH_THRESHOLD, cagr - RAILSEA_GROWTH_THRESHOLD, "1/yr",
-                    [f"{a:,.0f} TEU in {first} -> {b:,.0f} TEU in {last}" for a, b in zip(t0, t1, strict=True)])]
+    frames = [
+        _rows(
+            members,
+            "railsea_teu_cagr",
+            last,
+            cagr,
+            RAILSEA_GROWTH_THRESHOLD,
+            cagr >= RAILSEA_GROWTH_THRESHOLD,
+            cagr - RAILSEA_GROWTH_THRESHOLD,
+            "1/yr",
+            [f"{a:,.0f} TEU in {first} -> {b:,.0f} TEU in {last}" for a, b in zip(t0, t1, strict=True)],
+        )
+    ]
     for year in range(first + 1, last + 1):
         growth = wide[str(year)].to_numpy() / wide[str(year - 1)].to_numpy() - 1.0
-        frames.append(_rows(members, "railsea_teu_growth", year, growth, RAILSEA_GROWTH_THRESHOLD,
-                            growth >= RAILSEA_GROWTH_THRESHOLD, growth - RAILSEA_GROWTH_THRESHOLD, "1/yr",
-                            f"growth {year - 1}->{year}"))
+        frames.append(
+            _rows(
+                members,
+                "railsea_teu_growth",
+                year,
+                growth,
+                RAILSEA_GROWTH_THRESHOLD,
+                growth >= RAILSEA_GROWTH_THRESHOLD,
+                growth - RAILSEA_GROWTH_THRESHOLD,
+                "1/yr",
+                f"growth {year - 1}->{year}",
+            )
+        )
     return pl.concat(frames)
 
 
@@ -101,13 +139,34 @@ def green_trip_targets(green_share: pl.DataFrame, population: pl.DataFrame, labe
     for city in sorted(shares["city"].unique().to_list()):
         sub = shares.filter(pl.col("city") == city).sort("member")
         value = sub["share"].to_numpy()
-        frames.append(_rows(sub["member"].to_numpy(), f"{name}.{city}", year, value, GREEN_SHARE_THRESHOLD,
-                            value >= GREEN_SHARE_THRESHOLD, value - GREEN_SHARE_THRESHOLD, "share", city))
+        frames.append(
+            _rows(
+                sub["member"].to_numpy(),
+                f"{name}.{city}",
+                year,
+                value,
+                GREEN_SHARE_THRESHOLD,
+                value >= GREEN_SHARE_THRESHOLD,
+                value - GREEN_SHARE_THRESHOLD,
+                "share",
+                city,
+            )
+        )
     worst = shares.sort("share").group_by("member", maintain_order=True).first().sort("member")
     value = worst["share"].to_numpy()
-    frames.append(_rows(worst["member"].to_numpy(), f"{name}.all_big_cities", year, value, GREEN_SHARE_THRESHOLD,
-                        value >= GREEN_SHARE_THRESHOLD, value - GREEN_SHARE_THRESHOLD, "share",
-                        [f"lowest: {c}" for c in worst["city"].to_list()]))
+    frames.append(
+        _rows(
+            worst["member"].to_numpy(),
+            f"{name}.all_big_cities",
+            year,
+            value,
+            GREEN_SHARE_THRESHOLD,
+            value >= GREEN_SHARE_THRESHOLD,
+            value - GREEN_SHARE_THRESHOLD,
+            "share",
+            [f"lowest: {c}" for c in worst["city"].to_list()],
+        )
+    )
     return pl.concat(frames)
 
 
@@ -117,17 +176,33 @@ def peak_targets(name: str, years: np.ndarray, values: np.ndarray, unit: str) ->
     year, level = peak_year(years, values)
     still_rising = year == years[-1]
     met = (year <= OIL_PEAK_DEADLINE) & ~still_rising
-    detail = [f"peak {lv:.3f} {unit}" + (" (still rising at the horizon)" if r else "")
-              for lv, r in zip(level, still_rising, strict=True)]
-    return pl.concat([
-        _rows(members, f"{name}_peak_year", year, year.astype(float), float(OIL_PEAK_DEADLINE), met,
-              (OIL_PEAK_DEADLINE - year).astype(float), "year", detail),
-        _rows(members, f"{name}_peak_level", year, level, None, None, None, unit, "smoothed 3-year mean at the peak"),
-    ])
+    detail = [
+        f"peak {lv:.3f} {unit}" + (" (still rising at the horizon)" if r else "")
+        for lv, r in zip(level, still_rising, strict=True)
+    ]
+    return pl.concat(
+        [
+            _rows(
+                members,
+                f"{name}_peak_year",
+                year,
+                year.astype(float),
+                float(OIL_PEAK_DEADLINE),
+                met,
+                (OIL_PEAK_DEADLINE - year).astype(float),
+                "year",
+                detail,
+            ),
+            _rows(
+                members, f"{name}_peak_level", year, level, None, None, None, unit, "smoothed 3-year mean at the peak"
+            ),
+        ]
+    )
 
 
-def indicator_rows(name: str, years: np.ndarray, values: np.ndarray, at_years: Sequence[int], unit: str,
-                   detail: str = "") -> pl.DataFrame:
+def indicator_rows(
+    name: str, years: np.ndarray, values: np.ndarray, at_years: Sequence[int], unit: str, detail: str = ""
+) -> pl.DataFrame:
     """Companion indicators (no threshold) at chosen years from a path shaped (members, years)."""
     members = np.arange(values.shape[0], dtype=np.int32)
     frames = []

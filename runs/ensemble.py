@@ -1,0 +1,97 @@
+"""Ensembles: members split into chunks, run sequentially, on local processes, or on a Dask cluster.
+
+Members are a dimension of every array inside the model, so a chunk of members is one call of `transport.model.
+simulate` with the parameter arrays sliced to that chunk. The parameter values come from the whole ensemble's Latin
+hypercube drawn once (transport.scenario.sample_parameters), so member k gets the same values, and therefore the same
+rows, whatever the chunk size or executor. Only this process writes results: chunks come back as frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from transport.dataset import Dataset
+from transport.model import simulate
+from transport.scenario import Scenario
+
+DEFAULT_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Members [start, stop) of an ensemble."""
+
+    start: int
+    stop: int
+
+
+def chunks(members: int, size: int) -> list[Chunk]:
+    """Split `members` into consecutive chunks of at most `size`."""
+    size = max(1, size)
+    return [Chunk(i, min(i + size, members)) for i in range(0, members, size)]
+
+
+def run_chunk(
+    scenario: Scenario, dataset: Dataset, params: Mapping[str, np.ndarray], years: np.ndarray, chunk: Chunk
+) -> dict[str, pl.DataFrame]:
+    """Simulate one chunk and renumber its members to their ensemble index."""
+    sliced = {name: values[chunk.start : chunk.stop] for name, values in params.items()}
+    tables = simulate(scenario, dataset, sliced, years, chunk.stop - chunk.start)
+    return {
+        name: frame.with_columns((pl.col("member") + chunk.start).cast(pl.Int32))
+        if "member" in frame.columns
+        else frame
+        for name, frame in tables.items()
+    }
+
+
+@contextlib.contextmanager
+def executor(kind: str, workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor | None]:
+    """`sequential` (None), `local` (a process pool) or `dask` (a client to the cluster at `scheduler`)."""
+    if scheduler is not None:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            yield client.get_executor()
+    elif kind == "local":
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            yield pool
+    else:
+        yield None
+
+
+def run_ensemble(
+    scenario: Scenario,
+    dataset: Dataset,
+    params: Mapping[str, np.ndarray],
+    years: np.ndarray,
+    members: int,
+    chunk_size: int = DEFAULT_CHUNK,
+    pool: Executor | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> dict[str, pl.DataFrame]:
+    """All members' tables, concatenated in member order whatever order the chunks finish in."""
+    parts = chunks(members, chunk_size)
+    results: dict[int, dict[str, pl.DataFrame]] = {}
+    done = 0
+    if pool is None or len(parts) == 1:
+        for index, chunk in enumerate(parts):
+            results[index] = run_chunk(scenario, dataset, params, years, chunk)
+            done += 1
+            if on_chunk:
+                on_chunk(done, len(parts))
+    else:
+        futures = {pool.submit(run_chunk, scenario, dataset, params, years, chunk): i for i, chunk in enumerate(parts)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            done += 1
+            if on_chunk:
+                on_chunk(done, len(parts))
+    names = results[0].keys()
+    return {name: pl.concat([results[i][name] for i in range(len(parts))]) for name in names}

@@ -1,0 +1,154 @@
+"""The province model: one scenario, all members, base year to horizon, the domains coupled in a fixed order.
+
+Order of the coupling, and why it is a sequence rather than a per-year feedback loop:
+
+1. freight (networks engine): OD demand grows with GDP; each year's network (the Pinglu Canal opens, spurs are built)
+   is assigned with capacity -> tonnes, tkm by mode, rail-sea TEU, truck vehicle-km by class;
+2. urban: each city's trips and mode shares -> green-trip share; car, taxi, bus and motorcycle vehicle-km; bus fleet;
+3. fleets (fleets engine, SimPy clock): trucks from (1), urban vehicle activity from (2), cars from the ownership
+   curve -> stock by vintage and powertrain, sales, energy, oil, CO2;
+4. targets and the LMDI decomposition of road oil.
+
+Neither freight nor urban reads anything the fleets produce (fuel prices and policy levers are exogenous), so running
+(1) and (2) for all years before (3) gives the same result as interleaving them year by year, and lets each engine
+vectorise over years and members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import polars as pl
+
+from transport import targets as tg
+from transport.dataset import Dataset
+from transport.fleet_model import ActivityInput, simulate_fleets
+from transport.freight import simulate_freight
+from transport.lmdi import EFFECTS, lmdi_oil
+from transport.scenario import Scenario
+from transport.urban import simulate_urban
+
+TRUCK_SEGMENTS = ("light_van", "medium_truck", "heavy_truck")
+URBAN_SEGMENTS = ("private_car", "taxi", "bus", "motorcycle")
+LMDI_PERIODS = ((2020, 2030), (2030, 2060))
+
+
+def simulate(
+    scenario: Scenario,
+    dataset: Dataset,
+    params: Mapping[str, np.ndarray],
+    years: np.ndarray,
+    members: int,
+) -> dict[str, pl.DataFrame]:
+    """Run the coupled model; returns the result tables (without run_id) keyed by table name."""
+    levers = scenario.levers
+    freight = simulate_freight(dataset.freight, levers.freight, params, years, members)
+    urban = simulate_urban(dataset.urban, levers.urban, params, years, members)
+    activity: dict[str, ActivityInput] = {
+        seg: ActivityInput(vkt_bn=freight.truck_vkt_bn[seg]) for seg in TRUCK_SEGMENTS if seg in freight.truck_vkt_bn
+    }
+    activity.update(urban_activity(urban, dataset))
+    fleets = simulate_fleets(dataset.fleets, levers.fleets, params, years, members, activity=activity)
+    tables = {
+        "fleet": fleets.fleet,
+        "energy": fleets.energy,
+        "freight": freight.freight,
+        "railsea": freight.railsea,
+        "urban": urban.urban,
+    }
+    tables["targets"] = target_rows(tables, urban, fleets, years)
+    tables["lmdi"] = lmdi_rows(fleets, years)
+    return tables
+
+
+def urban_activity(urban: object, dataset: Dataset) -> dict[str, ActivityInput]:
+    """Urban vehicle activity as an index on each segment's own provincial demand.
+
+    The urban model covers the big cities only; their change in vehicle-km (relative to the base year) scales the
+    share of the provincial segment activity that happens in those cities (dataset: urban_share_of_vkt).
+    """
+    out: dict[str, ActivityInput] = {}
+    vkt = getattr(urban, "vkt_bn", {})
+    shares = getattr(dataset.urban, "provincial_vkt_share", {})
+    for seg in URBAN_SEGMENTS:
+        if seg not in vkt:
+            continue
+        series = np.asarray(vkt[seg], dtype=float)
+        index = series / np.maximum(series[:, :1], 1e-12)
+        weight = float(shares.get(seg, 0.0))
+        out[seg] = ActivityInput(vkt_index=1.0 - weight + weight * index)
+    return out
+
+
+def _oil_paths(energy: pl.DataFrame, years: np.ndarray, members: int, column: str) -> np.ndarray:
+    total = energy.group_by("member", "year").agg(pl.col(column).sum())
+    grid = np.zeros((members, len(years)))
+    for member, year, value in total.iter_rows():
+        grid[member, int(year) - int(years[0])] = value
+    return grid
+
+
+def target_rows(tables: Mapping[str, pl.DataFrame], urban: object, fleets: object, years: np.ndarray) -> pl.DataFrame:
+    """The targets table (without run_id) from the result tables."""
+    members = int(tables["energy"]["member"].max()) + 1 if tables["energy"].height else 1
+    parts: dict[str, pl.DataFrame] = {"railsea": tg.railsea_targets(tables["railsea"])}
+    green = getattr(urban, "green_share", None)
+    population = getattr(urban, "population", None)
+    if green is not None and population is not None:
+        parts["green"] = tg.green_trip_targets(green(include_ebike=False), population)
+        parts["green_ebike"] = tg.green_trip_targets(green(include_ebike=True), population, label="_with_ebike")
+    energy = tables["energy"]
+    parts["oil"] = tg.peak_targets("road_oil", years, _oil_paths(energy, years, members, "oil_mt"), "Mt")
+    parts["co2_ttw"] = tg.peak_targets("road_co2_ttw", years, _oil_paths(energy, years, members, "co2_ttw_mt"), "Mt")
+    parts["co2_wtw"] = tg.peak_targets("road_co2_wtw", years, _oil_paths(energy, years, members, "co2_wtw_mt"), "Mt")
+    fleet = tables["fleet"]
+    nev = (
+        fleet.with_columns(pl.col("powertrain").is_in(["bev", "phev", "fcev"]).alias("nev"))
+        .group_by("member", "year")
+        .agg((pl.col("stock").filter(pl.col("nev")).sum() / pl.col("stock").sum()).alias("share"))
+    )
+    nev_grid = np.zeros((members, len(years)))
+    for member, year, share in nev.iter_rows():
+        nev_grid[member, int(year) - int(years[0])] = share
+    parts["nev"] = tg.indicator_rows("nev_share_of_stock", years, nev_grid, (2025, 2030, 2035, 2060), "share")
+    non_fossil = getattr(fleets, "non_fossil_share", None)
+    if non_fossil is not None:
+        parts["non_fossil"] = tg.indicator_rows(
+            "non_fossil_power_share_assumed",
+            years,
+            np.asarray(non_fossil),
+            (2025, 2030, 2060),
+            "share",
+            "grid path behind the WTW CO2",
+        )
+    return tg.all_targets(parts)
+
+
+def lmdi_rows(fleets: object, years: np.ndarray) -> pl.DataFrame:
+    """Additive LMDI of road oil for 2020-2030 and 2030-2060, by segment and effect (Mt)."""
+    segments: list[str] = list(fleets.segments)  # type: ignore[attr-defined]
+    vkt = np.asarray(fleets.vkt_bn)  # type: ignore[attr-defined]  # (members, years, segments)
+    energy = np.asarray(fleets.energy_pj)  # type: ignore[attr-defined]
+    oil = np.asarray(fleets.oil_mt)  # type: ignore[attr-defined]
+    frames = []
+    members = np.arange(vkt.shape[0], dtype=np.int32)
+    for start, end in LMDI_PERIODS:
+        if start not in years or end not in years:
+            continue
+        i, j = int(start - years[0]), int(end - years[0])
+        effects = lmdi_oil(vkt[:, i], energy[:, i], oil[:, i], vkt[:, j], energy[:, j], oil[:, j])
+        for effect in EFFECTS:
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "member": np.repeat(members, len(segments)),
+                        "period": f"{start}-{end}",
+                        "segment": np.tile(np.array(segments), len(members)),
+                        "effect": effect,
+                        "oil_mt": effects[effect].reshape(-1),
+                    }
+                )
+            )
+    schema = {"member": pl.Int32, "period": pl.Utf8, "segment": pl.Utf8, "effect": pl.Utf8, "oil_mt": pl.Float64}
+    return pl.concat(frames).cast(schema) if frames else pl.DataFrame(schema=schema)
