@@ -1,0 +1,102 @@
+"""Powertrain choice of new vehicles: total cost of ownership (TCO), a multinomial logit, and policy bounds.
+
+TCO per vehicle-year (yuan/yr) of powertrain p:
+    price_p * (1 + purchase_tax_p) * CRF(r, N) - subsidy_p * CRF(r, N)
+    + vkt * sum_f intensity_pf * (fuel price_f + carbon price * CO2 factor_f) + maintenance_p
+with the purchase price falling along a learning curve on the learning part of the price (battery, fuel cell):
+    price_p(t) = fixed_p + learning_p * (Q(t) / Q(t0)) ^ log2(1 - learning_rate).
+Shares: s_p = avail_p * exp(asc_p - lambda * TCO_p / TCO_ref) / sum (TCO_ref = the segment's reference TCO, so the
+cost sensitivity lambda is per relative cost difference).
+Bounds applied after the logit, in this order: the charger cap on BEV sales (infrastructure), then policy minimum
+and maximum shares of groups (mandates, ICE limits, truck programmes). Raising or lowering a group rescales its
+members and the other powertrains in proportion, so shares stay in [0, 1] and sum to 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def capital_recovery_factor(rate: float | np.ndarray, years: float | np.ndarray) -> np.ndarray:
+    """CRF = r / (1 - (1 + r)^-N); N years of payments per yuan of capital (1/N when r = 0)."""
+    r = np.asarray(rate, dtype=float)
+    n = np.asarray(years, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crf = r / (1.0 - (1.0 + r) ** (-n))
+    return np.where(np.abs(r) < 1e-12, 1.0 / n, crf)
+
+
+def learning_price(
+    fixed_yuan: np.ndarray, learning_yuan: np.ndarray, cumulative_ratio: np.ndarray, learning_rate: np.ndarray
+) -> np.ndarray:
+    """Price after learning: fixed + learning part * ratio^log2(1 - LR) (Wright's law; ratio = Q(t)/Q(base))."""
+    exponent = np.log2(1.0 - np.asarray(learning_rate, dtype=float))
+    return np.asarray(fixed_yuan) + np.asarray(learning_yuan) * np.asarray(cumulative_ratio, dtype=float) ** exponent
+
+
+def logit_shares(utility: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Multinomial logit over the last axis; unavailable alternatives get share 0."""
+    u = np.where(available, utility, -np.inf)
+    u = u - np.max(u, axis=-1, keepdims=True)
+    e = np.where(available, np.exp(u), 0.0)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def tco_utility(tco_yuan_yr: np.ndarray, reference_yuan_yr: np.ndarray, asc: np.ndarray, cost_sensitivity: np.ndarray):
+    """Utility asc - lambda * TCO / reference; arrays broadcast as (M, P) with lambda and reference (M, 1)."""
+    return np.asarray(asc) - np.asarray(cost_sensitivity) * np.asarray(tco_yuan_yr) / np.asarray(reference_yuan_yr)
+
+
+def _rescale(shares: np.ndarray, mask: np.ndarray, target: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Set the group share to `target` (M,) by scaling group and non-group members in proportion.
+
+    If a side has zero share but must grow, its available members share the increase equally.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    g = (shares * mask).sum(axis=-1)
+    rest = 1.0 - g
+    out = shares.copy()
+    for side, side_total, side_target in ((mask, g, target), (~mask, rest, 1.0 - target)):
+        cols = side & np.asarray(available, dtype=bool)
+        ncols = cols.sum(axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(side_total > 1e-15, side_target / np.where(side_total > 1e-15, side_total, 1.0), 0.0)
+            equal = np.where((side_total <= 1e-15) & (ncols > 0), side_target / np.maximum(ncols, 1), 0.0)
+        scaled = np.where(side, out * factor[..., None], out)
+        out = np.where(side & cols, scaled + equal[..., None], np.where(side, scaled, out))
+    return out
+
+
+def apply_min_share(shares: np.ndarray, mask: np.ndarray, minimum: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Raise the share of a group of powertrains to at least `minimum` (M,) where it is lower."""
+    minimum = np.broadcast_to(np.asarray(minimum, dtype=float), shares.shape[:-1])
+    feasible = (np.asarray(mask, bool) & np.asarray(available, bool)).any(axis=-1)
+    g = (shares * np.asarray(mask, bool)).sum(axis=-1)
+    need = feasible & (g < minimum - 1e-15)
+    if not np.any(need):
+        return shares
+    target = np.where(need, np.minimum(minimum, 1.0), g)
+    return np.where(need[..., None], _rescale(shares, mask, target, available), shares)
+
+
+def apply_max_share(shares: np.ndarray, mask: np.ndarray, maximum: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Lower the share of a group of powertrains to at most `maximum` (M,) where it is higher.
+
+    The cap is not applied where no powertrain outside the group is available (nothing could take the sales).
+    """
+    maximum = np.broadcast_to(np.asarray(maximum, dtype=float), shares.shape[:-1])
+    others = (~np.asarray(mask, bool) & np.asarray(available, bool)).any(axis=-1)
+    g = (shares * np.asarray(mask, bool)).sum(axis=-1)
+    need = others & (g > maximum + 1e-15)
+    if not np.any(need):
+        return shares
+    target = np.where(need, np.maximum(maximum, 0.0), g)
+    return np.where(need[..., None], _rescale(shares, mask, target, available), shares)
+
+
+def charger_cap_share(cap_vehicles: np.ndarray, bev_survivors: np.ndarray, total_sales: np.ndarray) -> np.ndarray:
+    """Largest BEV share of this year's sales that keeps the BEV stock within what the chargers serve."""
+    room = np.maximum(np.asarray(cap_vehicles, float) - np.asarray(bev_survivors, float), 0.0)
+    total = np.asarray(total_sales, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, np.minimum(room / np.where(total > 0, total, 1.0), 1.0), 1.0)

@@ -1,0 +1,160 @@
+"""Fleet adapter on the shipped Guangxi data: frames, conservation, calibration, plausibility, levers, activity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from transport.errors import DatasetError
+from transport.fleet_model import ActivityInput, calibrate, load_fleet_data, simulate_fleets
+from transport.levers.fleets import UNCERTAIN, FleetLevers, SalesRule, ScrappageProgramme
+
+DATA = Path(__file__).resolve().parent.parent / "transport" / "data" / "guangxi"
+YEARS = np.arange(2020, 2061)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_fleet_data(DATA)
+
+
+@pytest.fixture(scope="module")
+def baseline(data):
+    return simulate_fleets(data, FleetLevers(), {}, YEARS, 3)
+
+
+def _params(members: int, **over: float) -> dict[str, np.ndarray]:
+    values = {k: np.full(members, v.default) for k, v in UNCERTAIN.items()}
+    for k, v in over.items():
+        values[k] = np.full(members, v)
+    return values
+
+
+def test_frames_have_contract_columns(baseline) -> None:
+    assert baseline.fleet.columns == ["member", "year", "segment", "powertrain", "stock", "sales", "retirements"]
+    assert baseline.energy.columns == [
+        "member",
+        "year",
+        "segment",
+        "powertrain",
+        "fuel",
+        "energy_pj",
+        "oil_mt",
+        "co2_ttw_mt",
+        "co2_wtw_mt",
+    ]
+    assert baseline.fleet.schema["member"] == pl.Int32 and baseline.fleet.schema["year"] == pl.Int32
+    assert baseline.vkt_bn.shape == (3, len(YEARS), 10)
+    assert set(baseline.energy["fuel"].unique()) <= {"gasoline", "diesel", "electricity", "hydrogen", "natural_gas"}
+
+
+def test_conservation_in_the_fleet_frame(baseline) -> None:
+    f = baseline.fleet.sort("member", "segment", "powertrain", "year")
+    g = f.with_columns(pl.col("stock").shift(1).over("member", "segment", "powertrain").alias("prev")).filter(
+        pl.col("year") > 2020
+    )
+    gap = (g["prev"] - g["retirements"] + g["sales"] - g["stock"]).abs()
+    scale = g["stock"].abs().max()
+    assert float(gap.max()) <= 1e-9 * scale
+    assert float(f["stock"].min()) >= 0.0 and float(f["sales"].min()) >= 0.0
+
+
+def test_calibration_within_ten_percent_and_stored(data) -> None:
+    cal = calibrate(data)
+    for name, residual in cal.residuals.items():
+        assert abs(residual) <= 0.10, (name, residual)
+    for name, value in cal.parameters.items():
+        assert value == pytest.approx(data.calibration[name], rel=1e-4, abs=1e-6), name
+
+
+def test_baseline_reproduces_2020_facts(baseline) -> None:
+    f = baseline.fleet.filter((pl.col("member") == 0) & (pl.col("year") == 2020))
+    nev = f.filter(pl.col("powertrain").is_in(["bev", "phev", "fcev"]) & (pl.col("segment") != "motorcycle"))
+    assert float(nev["stock"].sum()) == pytest.approx(156906, rel=0.10)
+    cars = f.filter(pl.col("segment") == "private_car")
+    share = cars.filter(pl.col("powertrain").is_in(["bev", "phev", "fcev"]))["sales"].sum() / cars["sales"].sum()
+    assert share == pytest.approx(0.107, rel=0.10)
+
+
+def test_road_oil_2020_plausible(baseline) -> None:
+    # Assumption (README): Guangxi road gasoline + diesel 8-12 Mt in 2020.
+    oil = baseline.oil_mt[0, 0].sum()
+    assert 8.0 <= oil <= 12.0
+    assert baseline.co2_wtw_mt[0, 0].sum() > baseline.co2_ttw_mt[0, 0].sum()
+
+
+def test_members_identical_without_sampling_and_deterministic(data, baseline) -> None:
+    again = simulate_fleets(data, FleetLevers(), {}, YEARS, 3)
+    np.testing.assert_array_equal(again.stock, baseline.stock)
+    np.testing.assert_allclose(baseline.stock[0], baseline.stock[2])
+
+
+def test_member_parameters_are_a_dimension(data) -> None:
+    params = _params(2)
+    params["fleet_oil_price_factor"] = np.array([0.7, 1.5])
+    params["fleet_vehicles_per_charger"] = np.array([1e6, 1e6])  # chargers never bind here
+    res = simulate_fleets(data, FleetLevers(), params, YEARS[:21], 2)
+    nev = res.sales[:, -1, 0, 3:6].sum(-1) / res.sales[:, -1, 0].sum(-1)
+    assert nev[1] > nev[0]  # dearer oil -> more NEV car sales
+
+
+def test_plan_levers_cut_oil(data, baseline) -> None:
+    levers = FleetLevers(
+        sales_rules=[
+            SalesRule(segment="bus", group="nev", kind="min", share=0.9, start=2025.0),
+            SalesRule(segment="taxi", group="nev", kind="min", share=0.8, start=2025.0),
+            SalesRule(segment="heavy_truck", group="fcev", kind="min", share=0.05, start=2025.0),
+        ],
+        scrappage_programmes=[
+            ScrappageProgramme(
+                segment="heavy_truck", powertrains=["diesel"], max_vintage=2013, start=2024.5, end=2029.0
+            )
+        ],
+        carbon_price_yuan_t={2020: 0.0, 2030: 200.0},
+    )
+    res = simulate_fleets(data, levers, {}, YEARS, 1)
+    assert res.oil_mt[0, 15].sum() < baseline.oil_mt[0, 15].sum()
+    bus = res.sales[0, YEARS == 2026, 2]
+    assert bus[0, [3, 4, 5]].sum() / bus.sum() >= 0.9 - 1e-9
+    # China III diesel heavy trucks (model year <= 2013) are gone by the end of 2028.
+    assert res.stock[0, YEARS == 2028, 6, 1][0] < baseline.stock[0, YEARS == 2028, 6, 1][0]
+
+
+def test_activity_inputs(data, baseline) -> None:
+    n = len(YEARS)
+    vkt = np.tile(np.linspace(40.0, 80.0, n), (3, 1))
+    act = {
+        "heavy_truck": ActivityInput(vkt_bn=vkt),
+        "bus": ActivityInput(stock_vehicles=np.full((3, n), 20000.0)),
+        "private_car": ActivityInput(vkt_index=np.full((3, n), 0.9)),
+    }
+    res = simulate_fleets(data, FleetLevers(), {}, YEARS, 3, activity=act)
+    heavy = res.stock[0, :, 6].sum(-1)
+    assert heavy[-1] / heavy[0] == pytest.approx(2.0, rel=1e-6)
+    assert res.stock[0, 5, 2].sum() == pytest.approx(20000.0)
+    assert res.vkt_bn[0, 10, 0] == pytest.approx(0.9 * baseline.vkt_bn[0, 10, 0], rel=1e-9)
+    with pytest.raises(ValueError):
+        ActivityInput()
+
+
+def test_sales_driven_mode(data) -> None:
+    n = len(YEARS[:11])
+    sales = np.full((1, n), 2000.0)
+    res = simulate_fleets(
+        data, FleetLevers(), {}, YEARS[:11], 1, modes={"coach": "sales"}, sales_paths={"coach": sales}
+    )
+    assert res.sales[0, 1:, 3].sum(-1) == pytest.approx(np.full(n - 1, 2000.0))
+
+
+def test_dataset_error_names_file_and_field(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(DATA / "fleets", tmp_path / "fleets")
+    path = tmp_path / "fleets" / "segments.csv"
+    path.write_text(path.read_text().replace("private_car,6000000", "private_car,-5"))
+    with pytest.raises(DatasetError) as err:
+        load_fleet_data(tmp_path)
+    assert "segments.csv" in str(err.value) and "base_stock_vehicles" in str(err.value)
