@@ -115,7 +115,7 @@ def list_scenarios() -> None:
 
     for name in shipped_scenarios():
         scenario, _ = load_scenario(name)
-        console.print(f"{name:<12} {scenario.description}", highlight=False)
+        sys.stdout.write(f"{name:<12} {scenario.description}\n")
 
 
 @app.command()
