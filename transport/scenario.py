@@ -237,8 +237,9 @@ def validate_scenario_dict(raw: Mapping[str, Any], where: Path | str) -> Scenari
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "scenario"
+        # In a union (a value or a distribution) report the branch the user meant: the deepest, not the plain number.
+        err = min(exc.errors(), key=lambda e: ("float" in e["loc"], -len(e["loc"])))
+        field = ".".join(str(p) for p in err["loc"] if p != "float") or "scenario"
         value = err.get("input", "")
         if isinstance(value, Mapping):
             value = "{...}"
