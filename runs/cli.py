@@ -156,6 +156,23 @@ def report(
     console.print(f"report: {written}")
 
 
+@app.command()
+def compare(
+    scenario_a: Annotated[str, typer.Argument(help="Scenario name (its latest run)")],
+    scenario_b: Annotated[str, typer.Argument(help="Scenario name (its latest run)")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Print the headline numbers of the latest runs of two scenarios and their difference (B - A)."""
+    from runs.report import headline_values
+    from runs.store import ResultsStore
+
+    table = headline_values(ResultsStore(db), scenario_a, scenario_b)
+    out = Table("headline (central member)", scenario_a, scenario_b, "B - A")
+    for row in table.iter_rows():
+        out.add_row(row[0], *[f"{v:.4g}" if v is not None else "n/a" for v in row[1:]])
+    console.print(out)
+
+
 def main() -> None:
     """Console-script entry: user errors become one line on stderr and exit code 2, never a traceback."""
     try:

@@ -177,3 +177,33 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
     tmp.write_text("\n".join(parts), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def headline_values(store: ResultsStore, scenario_a: str, scenario_b: str) -> pl.DataFrame:
+    """Headline target values (central member) of the latest run of two scenarios, and B - A."""
+    runs = store.query("select run_id, scenario from latest_runs")
+    ids = {}
+    for name in (scenario_a, scenario_b):
+        hit = runs.filter(pl.col("scenario") == name)
+        if hit.height == 0:
+            raise StoreError(
+                store.db_path, "scenario", name, f"a scenario with a stored run ({', '.join(runs['scenario'])})"
+            )
+        ids[name] = hit["run_id"][0]
+    wanted = ", ".join(f"'{t}'" for t in [*_HEADLINE_TARGETS, "road_oil_peak_level"])
+    values = {}
+    for name, run_id in ids.items():
+        rows = store.query(
+            f"select target, value from targets where run_id = '{run_id}' and member = 0 and target in ({wanted})"
+        )
+        values[name] = dict(zip(rows["target"].to_list(), rows["value"].to_list(), strict=True))
+    targets = [
+        t for t in [*_HEADLINE_TARGETS, "road_oil_peak_level"] if t in values[scenario_a] or t in values[scenario_b]
+    ]
+    a = [values[scenario_a].get(t) for t in targets]
+    b = [values[scenario_b].get(t) for t in targets]
+    diff = [None if x is None or y is None else y - x for x, y in zip(a, b, strict=True)]
+    return pl.DataFrame(
+        {"target": targets, "a": a, "b": b, "b_minus_a": diff},
+        schema={"target": pl.Utf8, "a": pl.Float64, "b": pl.Float64, "b_minus_a": pl.Float64},
+    )
