@@ -161,6 +161,23 @@ def green_share_chart(share: pl.DataFrame, year: int = 2030) -> alt.TopLevelMixi
     )
 
 
+def _stacked_by_scenario(
+    data: pl.DataFrame, value: str, value_title: str, colour: str, colour_title: str, title: str, subtitle: str
+) -> alt.TopLevelMixin:
+    chart = (
+        alt.Chart(data)
+        .mark_area()
+        .encode(
+            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
+            y=alt.Y(f"{value}:Q", title=value_title, stack=True),
+            color=alt.Color(f"{colour}:N", title=colour_title),
+        )
+        .properties(width=260, height=220)
+        .facet(column=alt.Column("scenario:N", title=None))
+    )
+    return _finish(chart, title, subtitle)
+
+
 def fleet_chart(stock: pl.DataFrame) -> alt.TopLevelMixin:
     """Road vehicle stock by powertrain (million vehicles), stacked, one panel per scenario."""
     data = (
@@ -168,18 +185,15 @@ def fleet_chart(stock: pl.DataFrame) -> alt.TopLevelMixin:
         .group_by("scenario", "year", "powertrain")
         .agg((pl.col("stock").sum() / 1e6).alias("stock_m"))
     )
-    chart = (
-        alt.Chart(data)
-        .mark_area()
-        .encode(
-            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
-            y=alt.Y("stock_m:Q", title="Vehicles (million)", stack=True),
-            color=alt.Color("powertrain:N", title="Powertrain"),
-        )
-        .properties(width=260, height=220)
-        .facet(column=alt.Column("scenario:N", title=None))
+    return _stacked_by_scenario(
+        data,
+        "stock_m",
+        "Vehicles (million)",
+        "powertrain",
+        "Powertrain",
+        "Road vehicle stock by powertrain",
+        "All segments incl. motorcycles; central member",
     )
-    return _finish(chart, "Road vehicle stock by powertrain", "All segments incl. motorcycles; central member")
 
 
 def sales_chart(sales: pl.DataFrame) -> alt.TopLevelMixin:
@@ -189,35 +203,29 @@ def sales_chart(sales: pl.DataFrame) -> alt.TopLevelMixin:
         .group_by("scenario", "year", "powertrain")
         .agg((pl.col("sales").sum() / 1e3).alias("sales_k"))
     )
-    chart = (
-        alt.Chart(data)
-        .mark_area()
-        .encode(
-            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
-            y=alt.Y("sales_k:Q", title="Sales (thousand vehicles per year)", stack=True),
-            color=alt.Color("powertrain:N", title="Powertrain"),
-        )
-        .properties(width=260, height=220)
-        .facet(column=alt.Column("scenario:N", title=None))
+    return _stacked_by_scenario(
+        data,
+        "sales_k",
+        "Sales (thousand vehicles per year)",
+        "powertrain",
+        "Powertrain",
+        "New vehicle sales by powertrain",
+        "All segments incl. motorcycles; central member",
     )
-    return _finish(chart, "New vehicle sales by powertrain", "All segments incl. motorcycles; central member")
 
 
 def freight_chart(freight: pl.DataFrame) -> alt.TopLevelMixin:
     """Freight turnover by mode (billion tkm), stacked, one panel per scenario."""
     data = freight.filter(pl.col("member") == 0).group_by("scenario", "year", "mode").agg(pl.col("tkm_bn").sum())
-    chart = (
-        alt.Chart(data)
-        .mark_area()
-        .encode(
-            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
-            y=alt.Y("tkm_bn:Q", title="Freight turnover (billion tkm per year)", stack=True),
-            color=alt.Color("mode:N", title="Mode"),
-        )
-        .properties(width=260, height=220)
-        .facet(column=alt.Column("scenario:N", title=None))
+    return _stacked_by_scenario(
+        data,
+        "tkm_bn",
+        "Freight turnover (billion tkm per year)",
+        "mode",
+        "Mode",
+        "Freight turnover by mode on Guangxi's network",
+        "Central member; all commodities",
     )
-    return _finish(chart, "Freight turnover by mode on Guangxi's network", "Central member; all commodities")
 
 
 def lmdi_chart(lmdi: pl.DataFrame, oil_start: pl.DataFrame) -> alt.TopLevelMixin:
