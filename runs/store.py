@@ -29,10 +29,9 @@ import duckdb
 import polars as pl
 
 from transport.errors import QueryError, StoreError
+from transport.result_tables import RESULT_COLUMNS
 
 SCHEMA_VERSION = 2
-
-_ID = {"run_id": pl.Utf8, "member": pl.Int32, "year": pl.Int32}
 
 TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
     "runs": {
@@ -53,47 +52,7 @@ TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "finished_at": pl.Datetime("us", "UTC"),
         "status": pl.Utf8,
     },
-    "fleet": {
-        **_ID,
-        "segment": pl.Utf8,
-        "powertrain": pl.Utf8,
-        "stock": pl.Float64,
-        "sales": pl.Float64,
-        "retirements": pl.Float64,
-    },
-    "energy": {
-        **_ID,
-        "segment": pl.Utf8,
-        "powertrain": pl.Utf8,
-        "fuel": pl.Utf8,
-        "energy_pj": pl.Float64,
-        "oil_mt": pl.Float64,
-        "co2_ttw_mt": pl.Float64,
-        "co2_wtw_mt": pl.Float64,
-    },
-    "freight": {**_ID, "mode": pl.Utf8, "commodity": pl.Utf8, "tonnes_mt": pl.Float64, "tkm_bn": pl.Float64},
-    "railsea": {**_ID, "port": pl.Utf8, "teu": pl.Float64},
-    "urban": {**_ID, "city": pl.Utf8, "mode": pl.Utf8, "trips_m": pl.Float64, "share": pl.Float64},
-    "targets": {
-        "run_id": pl.Utf8,
-        "member": pl.Int32,
-        "target": pl.Utf8,
-        "year": pl.Int32,
-        "value": pl.Float64,
-        "threshold": pl.Float64,
-        "met": pl.Boolean,
-        "margin": pl.Float64,
-        "unit": pl.Utf8,
-        "detail": pl.Utf8,
-    },
-    "lmdi": {
-        "run_id": pl.Utf8,
-        "member": pl.Int32,
-        "period": pl.Utf8,
-        "segment": pl.Utf8,
-        "effect": pl.Utf8,
-        "oil_mt": pl.Float64,
-    },
+    **{name: {"run_id": pl.Utf8, **cols} for name, cols in RESULT_COLUMNS.items()},
 }
 
 # Peak year of the road oil path: the year of the maximum of its centred 3-year moving average (ends use the

@@ -26,6 +26,7 @@ from transport.dataset import Dataset
 from transport.fleet_model import ActivityInput, simulate_fleets
 from transport.freight import simulate_freight
 from transport.lmdi import EFFECTS, lmdi_oil
+from transport.result_tables import RESULT_COLUMNS
 from transport.scenario import Scenario
 from transport.urban import simulate_urban
 
@@ -150,5 +151,5 @@ def lmdi_rows(fleets: object, years: np.ndarray) -> pl.DataFrame:
                     }
                 )
             )
-    schema = {"member": pl.Int32, "period": pl.Utf8, "segment": pl.Utf8, "effect": pl.Utf8, "oil_mt": pl.Float64}
+    schema = RESULT_COLUMNS["lmdi"]
     return pl.concat(frames).cast(schema) if frames else pl.DataFrame(schema=schema)

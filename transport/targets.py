@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from transport.result_tables import RESULT_COLUMNS
+
 RAILSEA_GROWTH_THRESHOLD = 0.15
 RAILSEA_PERIOD = (2020, 2025)
 GREEN_SHARE_THRESHOLD = 0.70
@@ -20,17 +22,7 @@ GREEN_SHARE_YEAR = 2030
 BIG_CITY_RESIDENTS = 1_000_000
 OIL_PEAK_DEADLINE = 2030
 
-_SCHEMA = {
-    "member": pl.Int32,
-    "target": pl.Utf8,
-    "year": pl.Int32,
-    "value": pl.Float64,
-    "threshold": pl.Float64,
-    "met": pl.Boolean,
-    "margin": pl.Float64,
-    "unit": pl.Utf8,
-    "detail": pl.Utf8,
-}
+_SCHEMA = RESULT_COLUMNS["targets"]
 
 
 def smoothed(values: np.ndarray) -> np.ndarray:
