@@ -288,6 +288,43 @@ def lmdi_chart(lmdi: pl.DataFrame, oil_start: pl.DataFrame) -> alt.TopLevelMixin
     )
 
 
+def hindcast_chart(hindcast: pl.DataFrame) -> alt.TopLevelMixin:
+    """Published vs modelled value of every fact with a modelled value, one panel per series (own scale).
+
+    hindcast: the stored `hindcast` rows of one run (series, year, published, modelled, in_sample, unit).
+    """
+    rows = hindcast.filter(pl.col("modelled").is_not_null())
+    long = pl.concat(
+        [
+            rows.select("series", "year", "unit", "in_sample", pl.col(col).alias("value"), pl.lit(label).alias("kind"))
+            for col, label in (("published", "published"), ("modelled", "modelled"))
+        ]
+    ).with_columns(
+        pl.when(pl.col("in_sample")).then(pl.lit("in-sample (fitted)")).otherwise(pl.lit("out-of-sample")).alias(
+            "sample"
+        ),
+        (pl.col("series") + " (" + pl.col("unit") + ")").alias("panel"),
+    )
+    points = (
+        alt.Chart(long)
+        .mark_point(size=70, filled=True)
+        .encode(
+            x=alt.X("year:O", title="Year"),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=True)),
+            color=alt.Color("kind:N", title="Value", scale=alt.Scale(range=["#222222", "#d95f02"])),
+            shape=alt.Shape("sample:N", title="Fact"),
+            tooltip=["series", "year", "kind", alt.Tooltip("value:Q", format=",.4g"), "sample"],
+        )
+        .properties(width=170, height=120)
+    )
+    chart = points.facet(facet=alt.Facet("panel:N", title=None), columns=4).resolve_scale(y="independent")
+    return _finish(
+        chart,
+        "Hindcast: modelled vs published statistics",
+        "Scenario run from the 2020 base; only facts up to 2020 were used for fitting; y axes start at zero",
+    )
+
+
 def export(chart: alt.TopLevelMixin, folder: Path, name: str) -> list[Path]:
     """Write `name`.svg and `name`.png (2x scale) with vl-convert, offline, with the shipped CJK font."""
     global _fonts_registered

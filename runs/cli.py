@@ -1,4 +1,4 @@
-"""The `transport` command line: run, validate, scenarios, query, report, compare."""
+"""The `transport` command line: run, validate, validate-history, scenarios, query, report, compare."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,7 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Guangxi transport modal-shift and fleet-electrification model.",
 )
-console = Console()
+# piped output (CI logs, files) gets room for wide tables instead of rich's 80-column default
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 DEFAULT_DB = Path("out/results.duckdb")
@@ -63,15 +65,7 @@ def run(
     with (
         store.writer(),
         executor(kind, workers or None, scheduler) as pool,
-        Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=False,
-            disable=not sys.stderr.isatty(),
-        ) as progress,
+        _progress() as progress,
     ):
         for request, prep in zip(requests, prepared, strict=True):
             scenario = prep[0]
@@ -88,6 +82,68 @@ def run(
 
         written = write_report(store, out or db.parent, run_ids)
         console.print(f"report: {written}")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+        disable=not sys.stderr.isatty(),
+    )
+
+
+def _unmodelled(year: int, base_year: int) -> str:
+    return "before base year" if year < base_year else "not modelled"
+
+
+@app.command("validate-history")
+def validate_history(
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario run from the 2020 base")] = "baseline",
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Run a scenario from the 2020 base and set it against every published fact in the dataset's history table;
+    prints and stores (table `hindcast`) published, modelled, error, in/out of sample and tolerance."""
+    from runs.execute import RunRequest, execute, prepare
+    from runs.store import ResultsStore
+    from transport import hindcast
+
+    probe = prepare(RunRequest(scenario))
+    facts = hindcast.load_facts(probe[2].folder)
+    end = max(hindcast.last_fact_year(facts), probe[0].years.base + 1)
+    request = RunRequest(scenario, members=1, end_year=end)
+    prepared = prepare(request)
+    store = ResultsStore(db)
+    run_set = dt.datetime.now(dt.UTC).strftime("hindcast-%Y%m%dT%H%M%S%fZ")
+    table: list = []
+
+    def analyses(_scenario, _dataset, _params, tables):  # type: ignore[no-untyped-def]
+        table.append(hindcast.compare(tables, facts))
+        return {"hindcast": table[0]}
+
+    with store.writer():
+        run_id = execute(request, store, run_set, prepared, analyses=analyses)
+    out = Table("series", "year", "published", "modelled", "error", "sample", "tolerance", "within", "unit")
+    for row in table[0].iter_rows(named=True):
+        out.add_row(
+            row["series"],
+            str(row["year"]),
+            f"{row['published']:.4g}",
+            _unmodelled(row["year"], prepared[0].years.base) if row["modelled"] is None else f"{row['modelled']:.4g}",
+            "" if row["error"] is None else f"{row['error']:+.1%}",
+            "in" if row["in_sample"] else "out",
+            "indicative" if row["tolerance"] is None else f"±{row['tolerance']:.0%}",
+            {None: "", True: "yes", False: "NO"}[row["within"]],
+            row["unit"],
+        )
+    console.print(out)
+    tested = table[0].filter(pl.col("within").is_not_null())
+    console.print(
+        f"{int(tested['within'].sum())} of {tested.height} out-of-sample facts within tolerance; stored run {run_id}"
+    )
 
 
 @app.command()
@@ -124,7 +180,7 @@ def query(
     db: DbOption = DEFAULT_DB,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
-    """Run read-only SQL against the results (tables: runs fleet energy freight railsea urban targets lmdi;
+    """Run read-only SQL against the results (tables: runs fleet energy freight railsea urban targets lmdi indicators hindcast sensitivity seek;
     views: road_oil oil_peak latest_runs)."""
     from runs.store import ResultsStore
     from transport.errors import QueryError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from importlib import metadata
@@ -91,15 +91,20 @@ def execute(
     prepared: tuple[Scenario, Path, Dataset] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     pool: Executor | None = None,
+    analyses: Callable[[Scenario, Dataset, Mapping[str, np.ndarray], dict[str, pl.DataFrame]], dict[str, pl.DataFrame]]
+    | None = None,
 ) -> str:
     """Run one scenario (all members, in chunks on `pool` if given) and publish its tables; returns the run id.
 
-    The caller holds the store's writer lock."""
+    `analyses(scenario, dataset, params, tables)` returns run-level tables (hindcast, sensitivity, seek) published
+    with the run, so a run and its analyses appear together or not at all. The caller holds the store's writer lock."""
     scenario, _path, dataset = prepared or prepare(request)
     started = dt.datetime.now(dt.UTC)
     params = sample_parameters(scenario, request.members, request.seed)
     years = np.arange(scenario.years.base, scenario.years.end + 1)
     tables = run_ensemble(scenario, dataset, params, years, request.members, request.chunk_size, pool, on_progress)
+    if analyses is not None:
+        tables.update(analyses(scenario, dataset, params, tables))
     run_id = run_id_for(scenario, started, request.seed, request.members)
     finished = dt.datetime.now(dt.UTC)
     runs_row = pl.DataFrame(

@@ -120,6 +120,13 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             charts.lmdi_chart(lmdi, start.select("scenario", "period", "oil_mt")),
         )
 
+    hindcast = store.query(
+        "select * from hindcast where run_id = (select run_id from runs where run_set like 'hindcast-%' "
+        "order by finished_at desc limit 1) order by series, year"
+    )
+    if hindcast.filter(pl.col("modelled").is_not_null()).height:
+        add("hindcast", "Hindcast: modelled vs published (transport validate-history)", charts.hindcast_chart(hindcast))
+
     scenario_table = runs.select(
         "scenario",
         "description",
@@ -162,6 +169,23 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             f"<figure><img src='charts/{name}.svg' alt='{html.escape(caption)}'>"
             f"<figcaption>{html.escape(caption)} (<a href='charts/{name}.png'>PNG</a>)</figcaption></figure>"
         )
+    if hindcast.height:
+        parts += [
+            "<h2>Hindcast errors (latest <code>transport validate-history</code>)</h2>",
+            _html_table(
+                hindcast.select(
+                    "series",
+                    "year",
+                    "published",
+                    pl.col("modelled").round(1),
+                    (pl.col("error") * 100).round(1).alias("error_pct"),
+                    "in_sample",
+                    "tolerance",
+                    "within",
+                    "unit",
+                )
+            ),
+        ]
     parts += [
         "<h2>All target values and verdicts (central member)</h2>",
         _html_table(verdicts),

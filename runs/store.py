@@ -5,7 +5,7 @@ Layout under the results root (the folder holding `results.duckdb`):
     results.duckdb          views only (fleet, energy, ..., road_oil, oil_peak); analysts open this
     results.duckdb.json     which schema version and root the views were built for
     runs/<run_id>/*.parquet one file per table; the folder appears by a single rename, so a run is whole or absent
-    runs/_schema/*.parquet  empty tables carrying the column types, so the views work before the first run
+    runs/_schema_vN/*.parquet empty tables carrying the column types, so the views work before the first run
     .staging/<run_id>/      being written; never matched by the views; left-overs of killed runs are swept
     .write.lock             only one process writes at a time (advisory lock)
 
@@ -29,9 +29,9 @@ import duckdb
 import polars as pl
 
 from transport.errors import QueryError, StoreError
-from transport.result_tables import RESULT_COLUMNS
+from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
     "runs": {
@@ -52,7 +52,7 @@ TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "finished_at": pl.Datetime("us", "UTC"),
         "status": pl.Utf8,
     },
-    **{name: {"run_id": pl.Utf8, **cols} for name, cols in RESULT_COLUMNS.items()},
+    **{name: {"run_id": pl.Utf8, **cols} for name, cols in {**RESULT_COLUMNS, **ANALYSIS_COLUMNS}.items()},
 }
 
 # Peak year of the road oil path: the year of the maximum of its centred 3-year moving average (ends use the
@@ -69,8 +69,10 @@ _VIEWS = {
             from road_oil)
         select run_id, member, arg_max(year, oil_smooth_mt) as peak_year, max(oil_smooth_mt) as peak_oil_mt
         from smooth group by run_id, member""",
+    # latest `transport run` per scenario (hindcast and seek runs have their own run sets and stay out)
     "latest_runs": """
-        select * from runs qualify row_number() over (partition by scenario order by finished_at desc) = 1""",
+        select * from runs where run_set not like 'hindcast-%' and run_set not like 'seek-%'
+        qualify row_number() over (partition by scenario order by finished_at desc) = 1""",
 }
 
 
@@ -127,9 +129,10 @@ class ResultsStore:
             shutil.rmtree(self.staging_dir, ignore_errors=True)
 
     def _ensure_schema(self) -> None:
-        schema_dir = self.runs_dir / "_schema"
-        if not schema_dir.is_dir():
-            self._publish("_schema", {t: pl.DataFrame(schema=cols) for t, cols in TABLES.items()})
+        # one empty-tables folder per schema version: a newer version adds its tables beside the older folders
+        schema_name = f"_schema_v{SCHEMA_VERSION}"
+        if not (self.runs_dir / schema_name).is_dir():
+            self._publish(schema_name, {t: pl.DataFrame(schema=cols) for t, cols in TABLES.items()})
         meta_path = self.db_path.with_name(self.db_path.name + ".json")
         wanted = {"schema_version": SCHEMA_VERSION, "root": str(self.root.resolve())}
         current = json.loads(meta_path.read_text()) if meta_path.is_file() else None

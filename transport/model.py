@@ -24,7 +24,7 @@ import polars as pl
 from transport import targets as tg
 from transport.dataset import Dataset
 from transport.fleet_model import ActivityInput, simulate_fleets
-from transport.freight import simulate_freight
+from transport.freight import COMMODITIES, T_PER_TEU, simulate_freight
 from transport.lmdi import EFFECTS, lmdi_oil
 from transport.result_tables import RESULT_COLUMNS
 from transport.scenario import Scenario
@@ -60,7 +60,37 @@ def simulate(
     }
     tables["targets"] = target_rows(tables, urban, fleets, years)
     tables["lmdi"] = lmdi_rows(fleets, years)
+    tables["indicators"] = indicator_rows(freight, urban, years)
     return tables
+
+
+def _long(name: str, unit: str, grid: np.ndarray, years: np.ndarray) -> pl.DataFrame:
+    members, n_years = grid.shape
+    return pl.DataFrame(
+        {
+            "member": np.repeat(np.arange(members, dtype=np.int32), n_years),
+            "year": np.tile(years.astype(np.int32), members),
+            "indicator": name,
+            "value": grid.reshape(-1),
+            "unit": unit,
+        }
+    )
+
+
+def indicator_rows(freight: object, urban: object, years: np.ndarray) -> pl.DataFrame:
+    """Published-statistics series the domain tables do not hold: Beibu Gulf port throughput (all cargo and
+    containers, loaded + unloaded) and each modelled city's bus fleet."""
+    frames = []
+    port_mt = np.asarray(getattr(freight, "port_t", np.zeros(0)))  # (M, Y, C) Mt
+    if port_mt.ndim == 3 and port_mt.shape[1] == len(years):
+        frames.append(_long("beibu_port_throughput_t", "t", port_mt.sum(axis=2) * 1e6, years))
+        boxes = port_mt[:, :, COMMODITIES.index("containers")] * 1e6 / T_PER_TEU
+        frames.append(_long("beibu_container_teu", "TEU", boxes, years))
+    buses = getattr(urban, "bus_vehicles", None)  # (M, Y, cities)
+    for i, city in enumerate(getattr(urban, "cities", ())):
+        frames.append(_long(f"bus_fleet_vehicles.{city}", "vehicles", np.asarray(buses)[:, :, i], years))
+    schema = RESULT_COLUMNS["indicators"]
+    return pl.concat(frames).cast(schema) if frames else pl.DataFrame(schema=schema)
 
 
 def urban_activity(urban: object, dataset: Dataset) -> dict[str, ActivityInput]:

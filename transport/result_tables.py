@@ -44,4 +44,45 @@ RESULT_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "detail": pl.Utf8,
     },
     "lmdi": {"member": pl.Int32, "period": pl.Utf8, "segment": pl.Utf8, "effect": pl.Utf8, "oil_mt": pl.Float64},
+    # Series that statistics publish but the domain tables do not hold directly (port throughput, city bus fleets)
+    "indicators": {**_KEY, "indicator": pl.Utf8, "value": pl.Float64, "unit": pl.Utf8},
+}
+
+# Run-level analyses (not per member): written beside the member tables of the run that produced them.
+ANALYSIS_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
+    # transport validate-history: every published fact the model can be set against
+    "hindcast": {
+        "series": pl.Utf8,
+        "year": pl.Int32,
+        "published": pl.Float64,
+        "modelled": pl.Float64,
+        "error": pl.Float64,  # modelled / published - 1
+        "in_sample": pl.Boolean,  # used to fit a parameter (base year and earlier only)
+        "tolerance": pl.Float64,  # allowed |error| out of sample; null = indicative only (definitions differ)
+        "within": pl.Boolean,
+        "unit": pl.Utf8,
+        "definition_note": pl.Utf8,
+        "source_url": pl.Utf8,
+    },
+    # global sensitivity of each target's value to the sampled parameters (ensembles with --members > 1)
+    "sensitivity": {
+        "target": pl.Utf8,
+        "year": pl.Int32,
+        "parameter": pl.Utf8,
+        "method": pl.Utf8,
+        "index": pl.Utf8,
+        "value": pl.Float64,
+        "conf": pl.Float64,
+    },
+    # transport seek: lever settings that meet the targets, and the smallest single-lever change per target
+    "seek": {
+        "kind": pl.Utf8,  # combined | single_lever
+        "target": pl.Utf8,
+        "lever": pl.Utf8,
+        "base_value": pl.Float64,
+        "value": pl.Float64,
+        "reachable": pl.Boolean,
+        "objective": pl.Float64,
+        "detail": pl.Utf8,
+    },
 }
