@@ -115,6 +115,13 @@ def railsea_chart(teu: pl.DataFrame) -> alt.TopLevelMixin:
         .with_columns((pl.col("teu0") * 1.15 ** (pl.col("year") - 2020)).alias("plan_path_teu"))
     )
     shown = central.filter(pl.col("year") <= 2035).with_columns(pl.col("teu") / 1e4)
+    layers: list[alt.Chart] = []
+    if teu["member"].n_unique() > 1:
+        totals = teu.group_by("scenario", "member", "year").agg(pl.col("teu").sum() / 1e4)
+        band = _band(totals.filter(pl.col("year") <= 2035), "teu", ["scenario", "year"])
+        layers.append(
+            alt.Chart(band).mark_area(opacity=0.18).encode(x="year:Q", y="low:Q", y2="high:Q", color="scenario:N")
+        )
     lines = (
         alt.Chart(shown)
         .mark_line(point=True)
@@ -130,9 +137,9 @@ def railsea_chart(teu: pl.DataFrame) -> alt.TopLevelMixin:
         .encode(x="year:Q", y="plan_path_teu:Q")
     )
     return _finish(
-        alt.layer(lines, plan).properties(width=WIDTH, height=HEIGHT),
+        alt.layer(*layers, lines, plan).properties(width=WIDTH, height=HEIGHT),
         "Rail-sea containers through the Beibu Gulf ports (海铁联运)",
-        "Dashed: +15 % a year from the modelled 2020 volume (the plan's 2021-2025 growth target)",
+        "Dashed: +15 %/yr from the modelled 2020 volume (the plan's 2021-2025 target); band: 5-95 % of members",
     )
 
 
@@ -288,6 +295,67 @@ def lmdi_chart(lmdi: pl.DataFrame, oil_start: pl.DataFrame) -> alt.TopLevelMixin
     )
 
 
+def peak_year_chart(peaks: pl.DataFrame) -> alt.TopLevelMixin:
+    """Distribution of the road oil peak year over the members of each scenario. peaks: scenario, member, peak_year."""
+    counts = (
+        peaks.group_by("scenario", "peak_year")
+        .agg(pl.len().alias("members"))
+        .join(peaks.group_by("scenario").agg(pl.len().alias("total")), on="scenario")
+        .with_columns((pl.col("members") / pl.col("total")).alias("share"))
+    )
+    bars = (
+        alt.Chart(counts)
+        .mark_bar(opacity=0.75)
+        .encode(
+            x=alt.X(
+                "peak_year:O",
+                title="Peak year of road oil use",
+                scale=alt.Scale(domain=list(range(int(peaks["peak_year"].min()), int(peaks["peak_year"].max()) + 1))),
+            ),
+            y=alt.Y("share:Q", title="Share of members", axis=alt.Axis(format="%"), stack=None),
+            color=alt.Color("scenario:N", title="Scenario"),
+            xOffset="scenario:N",
+            tooltip=["scenario", "peak_year", "members", alt.Tooltip("share:Q", format=".0%")],
+        )
+    )
+    return _finish(
+        bars.properties(width=WIDTH, height=HEIGHT),
+        "When does road oil use peak? Distribution over the ensemble",
+        "Each member samples the uncertain parameters (Latin hypercube); peak of the 3-year moving average",
+    )
+
+
+def sensitivity_chart(sensitivity: pl.DataFrame, top: int = 6) -> alt.TopLevelMixin:
+    """First-order Sobol index (S1, with 95 % bootstrap interval) of the most influential parameters per target.
+
+    sensitivity: scenario, target, year, parameter, index, value, conf (the stored `sensitivity` rows).
+    """
+    s1 = (
+        sensitivity.filter((pl.col("index") == "S1") & (pl.col("year").is_null() | pl.col("year").is_in([2025, 2030])))
+        .with_columns((pl.col("target") + " " + pl.col("year").cast(pl.Utf8).fill_null("")).alias("panel"))
+        .sort("value", descending=True)
+        .group_by("scenario", "panel", maintain_order=True)
+        .head(top)
+        .with_columns((pl.col("value") - pl.col("conf")).alias("low"), (pl.col("value") + pl.col("conf")).alias("high"))
+    )
+    base = alt.Chart(s1).encode(y=alt.Y("parameter:N", title=None, sort="-x"))
+    bars = base.mark_bar().encode(
+        x=alt.X("value:Q", title="First-order Sobol index S1"), color=alt.Color("scenario:N", title="Scenario")
+    )
+    rules = base.mark_rule().encode(x="low:Q", x2="high:Q")
+    chart = (
+        alt.layer(bars, rules, data=s1)
+        .properties(width=260, height=120)
+        .facet(row=alt.Row("panel:N", title=None), column=alt.Column("scenario:N", title=None))
+        .resolve_scale(y="independent")
+    )
+    return _finish(
+        chart,
+        "Which uncertainties decide each target (global sensitivity)",
+        "S1: share of the target's variance explained by one parameter alone (SALib); line: 95 % bootstrap interval",
+    )
+
+
 def hindcast_chart(hindcast: pl.DataFrame) -> alt.TopLevelMixin:
     """Published vs modelled value of every fact with a modelled value, one panel per series (own scale).
 
@@ -300,9 +368,10 @@ def hindcast_chart(hindcast: pl.DataFrame) -> alt.TopLevelMixin:
             for col, label in (("published", "published"), ("modelled", "modelled"))
         ]
     ).with_columns(
-        pl.when(pl.col("in_sample")).then(pl.lit("in-sample (fitted)")).otherwise(pl.lit("out-of-sample")).alias(
-            "sample"
-        ),
+        pl.when(pl.col("in_sample"))
+        .then(pl.lit("in-sample (fitted)"))
+        .otherwise(pl.lit("out-of-sample"))
+        .alias("sample"),
         (pl.col("series") + " (" + pl.col("unit") + ")").alias("panel"),
     )
     points = (

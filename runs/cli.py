@@ -30,6 +30,14 @@ DEFAULT_DB = Path("out/results.duckdb")
 DbOption = Annotated[Path, typer.Option("--db", help="Results database (views over per-run Parquet files)")]
 
 
+def _ensemble_analyses(scenario, _dataset, params, tables):  # type: ignore[no-untyped-def]
+    """Global sensitivity of the headline targets (ensembles only; empty for a central run)."""
+    from transport.sensitivity import target_sensitivity
+
+    sampled = [name for name, spec in sorted(scenario.uncertain.items()) if not isinstance(spec, float | int)]
+    return {"sensitivity": target_sensitivity(tables["targets"], params, sampled, seed=0)}
+
+
 @app.command()
 def run(
     scenarios: Annotated[
@@ -74,7 +82,9 @@ def run(
             def advance(done: int, total: int, task: int = task) -> None:
                 progress.update(task, completed=done, total=total)
 
-            run_ids.append(execute(request, store, run_set, prep, on_progress=advance, pool=pool))
+            run_ids.append(
+                execute(request, store, run_set, prep, on_progress=advance, pool=pool, analyses=_ensemble_analyses)
+            )
     for run_id in run_ids:
         console.print(f"stored run {run_id}")
     if charts:
@@ -180,8 +190,8 @@ def query(
     db: DbOption = DEFAULT_DB,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
-    """Run read-only SQL against the results (tables: runs fleet energy freight railsea urban targets lmdi indicators hindcast sensitivity seek;
-    views: road_oil oil_peak latest_runs)."""
+    """Run read-only SQL against the results (tables: runs fleet energy freight railsea urban targets lmdi
+    indicators hindcast sensitivity seek; views: road_oil oil_peak target_probability latest_runs)."""
     from runs.store import ResultsStore
     from transport.errors import QueryError
 

@@ -120,6 +120,16 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             charts.lmdi_chart(lmdi, start.select("scenario", "period", "oil_mt")),
         )
 
+    members = _frame(store, "select * from oil_peak where run_id in ({ids})", runs)
+    if members["member"].n_unique() > 1:
+        add("oil_peak_year", "Road oil peak year over the ensemble", charts.peak_year_chart(members))
+    sensitivity = _frame(store, "select * from sensitivity where run_id in ({ids})", runs)
+    if sensitivity.height:
+        add("sensitivity", "Global sensitivity of the headline targets", charts.sensitivity_chart(sensitivity))
+    probability = _frame(
+        store, "select * from target_probability where run_id in ({ids}) and members > 1 order by target, year", runs
+    )
+
     hindcast = store.query(
         "select * from hindcast where run_id = (select run_id from runs where run_set like 'hindcast-%' "
         "order by finished_at desc limit 1) order by series, year"
@@ -169,6 +179,13 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             f"<figure><img src='charts/{name}.svg' alt='{html.escape(caption)}'>"
             f"<figcaption>{html.escape(caption)} (<a href='charts/{name}.png'>PNG</a>)</figcaption></figure>"
         )
+    if probability.height:
+        parts += [
+            "<h2>Probability of meeting each target (share of ensemble members)</h2>",
+            _html_table(
+                probability.pivot(on="scenario", index=["target", "year"], values="probability").sort("target", "year")
+            ),
+        ]
     if hindcast.height:
         parts += [
             "<h2>Hindcast errors (latest <code>transport validate-history</code>)</h2>",

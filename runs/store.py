@@ -31,7 +31,7 @@ import polars as pl
 from transport.errors import QueryError, StoreError
 from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
     "runs": {
@@ -69,11 +69,29 @@ _VIEWS = {
             from road_oil)
         select run_id, member, arg_max(year, oil_smooth_mt) as peak_year, max(oil_smooth_mt) as peak_oil_mt
         from smooth group by run_id, member""",
+    # probability of meeting each target: the share of members that meet it. A peak-year target has one row per
+    # member whose `year` is that member's peak, so it is pooled over years (year null).
+    "target_probability": """
+        with per_member as (
+            select run_id, target, count(*) = count(distinct member) and count(distinct year) > 1 as pooled
+            from targets group by run_id, target)
+        select t.run_id, t.target, case when p.pooled then null else t.year end as year,
+               avg(case when t.met then 1.0 else 0.0 end) as probability, count(*) as members
+        from targets t join per_member p using (run_id, target)
+        where t.met is not null group by all""",
     # latest `transport run` per scenario (hindcast and seek runs have their own run sets and stay out)
     "latest_runs": """
         select * from runs where run_set not like 'hindcast-%' and run_set not like 'seek-%'
         qualify row_number() over (partition by scenario order by finished_at desc) = 1""",
 }
+
+
+def _sql_type(dtype: pl.DataType | type[pl.DataType]) -> str:
+    names = {pl.Utf8: "VARCHAR", pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.Float64: "DOUBLE", pl.Boolean: "BOOLEAN"}
+    for kind, name in names.items():
+        if dtype == kind:
+            return name
+    return "TIMESTAMPTZ"
 
 
 def table_frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -133,9 +151,16 @@ class ResultsStore:
         schema_name = f"_schema_v{SCHEMA_VERSION}"
         if not (self.runs_dir / schema_name).is_dir():
             self._publish(schema_name, {t: pl.DataFrame(schema=cols) for t, cols in TABLES.items()})
+        self._ensure_views()
+
+    def _ensure_views(self) -> None:
+        """(Re)build the views file when it is missing or was built by another schema version or for another root."""
         meta_path = self.db_path.with_name(self.db_path.name + ".json")
         wanted = {"schema_version": SCHEMA_VERSION, "root": str(self.root.resolve())}
-        current = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+        try:
+            current = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+        except (OSError, ValueError):
+            current = None
         if current == wanted and self.db_path.is_file():
             return
         # Build the views file under a temporary name and rename it into place: an analyst who holds the old file
@@ -146,7 +171,11 @@ class ResultsStore:
         try:
             for table in TABLES:
                 pattern = (self.runs_dir.resolve() / "*" / f"{table}.parquet").as_posix()
-                con.execute(f"create view {table} as select * from read_parquet('{pattern}', union_by_name=true)")
+                if any(self.runs_dir.glob(f"*/{table}.parquet")):
+                    con.execute(f"create view {table} as select * from read_parquet('{pattern}', union_by_name=true)")
+                else:  # a table newer than every stored run (read-only upgrade): empty, with its columns
+                    columns = ", ".join(f"cast(null as {_sql_type(t)}) as {c}" for c, t in TABLES[table].items())
+                    con.execute(f"create view {table} as select {columns} where false")
             for name, sql in _VIEWS.items():
                 con.execute(f"create view {name} as {sql}")
         finally:
@@ -177,7 +206,13 @@ class ResultsStore:
 
     # ---------------------------------------------------------------- reading
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the views; raises StoreError if there are no results yet."""
+        """A read-only connection to the views; raises StoreError if there are no results yet.
+
+        Views written by an older version of this code are rebuilt first (results written by a run stay as they are;
+        a table the older version did not have reads as empty), so an upgrade never needs a new run to query."""
+        if any(self.runs_dir.glob("_schema_v*")):
+            with contextlib.suppress(OSError):
+                self._ensure_views()
         if not self.db_path.is_file():
             raise StoreError(
                 self.db_path, "database", str(self.db_path), "a results database; run `transport run` first"

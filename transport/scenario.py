@@ -41,6 +41,10 @@ class Normal(_Strict):
     def frozen(self) -> Any:
         return stats.norm(loc=self.mean, scale=self.sd)
 
+    def central(self) -> float:
+        """The value of the central member (member 0)."""
+        return self.mean
+
 
 class LogNormal(_Strict):
     """Log-normal distribution given by its median and the standard deviation of log(x)."""
@@ -51,6 +55,10 @@ class LogNormal(_Strict):
 
     def frozen(self) -> Any:
         return stats.lognorm(s=self.sigma, scale=self.median)
+
+    def central(self) -> float:
+        """The value of the central member (member 0)."""
+        return self.median
 
 
 class Uniform(_Strict):
@@ -68,6 +76,10 @@ class Uniform(_Strict):
 
     def frozen(self) -> Any:
         return stats.uniform(loc=self.low, scale=self.high - self.low)
+
+    def central(self) -> float:
+        """The value of the central member (member 0): the midpoint."""
+        return 0.5 * (self.low + self.high)
 
 
 class Triangular(_Strict):
@@ -87,6 +99,11 @@ class Triangular(_Strict):
     def frozen(self) -> Any:
         width = self.high - self.low
         return stats.triang(c=(self.mode - self.low) / width, loc=self.low, scale=width)
+
+    def central(self) -> float:
+        """The value of the central member (member 0): the mode, the most likely value (the best estimate that a
+        triangular distribution is usually built around), not the median of a skewed triangle."""
+        return self.mode
 
 
 Distribution = Annotated[Normal | LogNormal | Uniform | Triangular, Field(discriminator="dist")]
@@ -124,7 +141,7 @@ class Scenario(_Strict):
             if name not in UNCERTAIN:
                 raise ValueError(f"unknown uncertain parameter '{name}'; known: {', '.join(sorted(UNCERTAIN))}")
             reg = UNCERTAIN[name]
-            centre = spec if isinstance(spec, float | int) else float(spec.frozen().median())
+            centre = spec if isinstance(spec, float | int) else spec.central()
             if not reg.low <= centre <= reg.high:
                 raise ValueError(f"uncertain.{name} = {centre} lies outside its valid range [{reg.low}, {reg.high}]")
         return self
@@ -258,9 +275,11 @@ def _expectation(err: Mapping[str, Any]) -> str:
 def sample_parameters(scenario: Scenario, members: int, seed: int) -> dict[str, np.ndarray]:
     """Values of every uncertain parameter for each member, shape (members,).
 
-    Member 0 is the central estimate (declared value, or the distribution's median). Members 1..N-1 are a Latin
-    hypercube over the declared distributions, drawn once for the whole ensemble from a seed derived from (seed,
-    scenario name): any split of members into chunks sees the same rows, so results do not depend on chunking.
+    Member 0 is the central estimate (declared value, or the distribution's `central()`: mean, median, midpoint
+    or mode). Members 1..N-1 are a Latin hypercube over the declared distributions, drawn once for the whole
+    ensemble from a seed derived from (seed, names of the sampled parameters): any split of members into chunks sees
+    the same rows, so results do not depend on chunking; and scenarios that sample the same parameters get the same
+    draws (common random numbers), so the difference between two scenarios' member k is the policy, not the luck.
     Samples are clipped to each parameter's valid range. Parameters the scenario does not declare keep the
     registry default for every member.
     """
@@ -271,9 +290,9 @@ def sample_parameters(scenario: Scenario, members: int, seed: int) -> dict[str, 
     sampled = [n for n in names if not isinstance(scenario.uncertain[n], float | int)]
     for name in names:
         spec = scenario.uncertain[name]
-        values[name][:] = float(spec) if isinstance(spec, float | int) else float(spec.frozen().median())
+        values[name][:] = float(spec) if isinstance(spec, float | int) else spec.central()
     if members > 1 and sampled:
-        design = latin_hypercube(members - 1, len(sampled), seed, scenario.name)
+        design = latin_hypercube(members - 1, len(sampled), seed, "|".join(sampled))
         for j, name in enumerate(sampled):
             dist = scenario.uncertain[name]
             assert not isinstance(dist, float | int)

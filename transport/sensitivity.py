@@ -1,0 +1,118 @@
+"""Global sensitivity of the targets to the sampled uncertain parameters of an ensemble (SALib).
+
+The members 1..N-1 of an ensemble are a Latin hypercube over the scenario's declared distributions (member 0 is the
+central estimate and not part of the design), so only estimators that accept any sample apply. Two from SALib's
+`delta` module, both "compatible with all samplers":
+
+- first-order Sobol index S1 (share of the output variance explained by one parameter alone), on up to
+  S1_MEMBERS members;
+- Borgonovo's moment-independent delta (how much knowing one parameter shifts the whole output distribution; also
+  catches effects on the tails or on a discrete peak year that variance misses), on up to DELTA_MEMBERS members
+  because its cost grows steeply with the sample.
+
+Confidence half-widths are SALib's bootstrap (95 %). Indices are estimated, not exact: with a few hundred members an
+index below ~0.05 is indistinguishable from zero (tests/test_sensitivity.py measures the bias on a known function).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import polars as pl
+from SALib.analyze import delta
+
+from transport.result_tables import ANALYSIS_COLUMNS
+
+# Targets whose sensitivity is reported: the three plan targets and the numbers behind them.
+HEADLINE_TARGETS = (
+    "railsea_teu_cagr",
+    "green_trip_share.all_big_cities",
+    "green_trip_share.all_big_cities_with_ebike",
+    "road_oil_peak_year",
+    "road_oil_peak_level",
+    "road_co2_wtw_peak_year",
+    "nev_share_of_stock",
+)
+MIN_MEMBERS = 100  # below this S1's binning bias (~ bins / n) swamps indices of 0.1; the run stores none
+S1_MEMBERS = 5000
+DELTA_MIN_MEMBERS = 300  # SALib's balanced bootstrap needs this many rows for its bins
+DELTA_MEMBERS = 1000
+NUM_RESAMPLES = 50
+
+
+def first_order_indices(
+    samples: np.ndarray, output: np.ndarray, names: Sequence[str], seed: int, *, with_delta: bool = True
+) -> dict[str, dict[str, np.ndarray]]:
+    """S1 (and delta) with their 95 % bootstrap half-widths for one output; samples (n, d), output (n,)."""
+    problem = {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
+    out: dict[str, dict[str, np.ndarray]] = {}
+    # SALib prints bias notices to stdout; the numbers it returns are what we keep
+    with contextlib.redirect_stdout(io.StringIO()):
+        n_s1 = min(len(output), S1_MEMBERS)
+        res = delta.analyze(
+            problem, samples[:n_s1], output[:n_s1], num_resamples=NUM_RESAMPLES, seed=seed, method="sobol"
+        )
+        out["S1"] = {"value": np.asarray(res["S1"]), "conf": np.asarray(res["S1_conf"])}
+        if with_delta and len(output) >= DELTA_MIN_MEMBERS:
+            n_d = min(len(output), DELTA_MEMBERS)
+            res = delta.analyze(
+                problem, samples[:n_d], output[:n_d], num_resamples=NUM_RESAMPLES, seed=seed, method="delta"
+            )
+            out["delta"] = {"value": np.asarray(res["delta_raw"]), "conf": np.asarray(res["delta_raw_conf"])}
+    return out
+
+
+def _one_value_per_member(targets: pl.DataFrame) -> pl.DataFrame:
+    """Targets with one row per member (a peak year: its `year` is the member's peak) get year = null, so that all
+    members form one sample; targets reported for several years keep one sample per year."""
+    per_member = targets.group_by("target", "member").len().group_by("target").agg(pl.col("len").max() == 1)
+    single = per_member.filter(pl.col("len"))["target"].to_list()
+    return targets.with_columns(
+        pl.when(pl.col("target").is_in(single)).then(None).otherwise(pl.col("year")).cast(pl.Int32).alias("year")
+    )
+
+
+def target_sensitivity(
+    targets: pl.DataFrame, params: Mapping[str, np.ndarray], sampled: Sequence[str], seed: int
+) -> pl.DataFrame:
+    """Sensitivity rows (target, year, parameter, method, index, value, conf) of the headline targets.
+
+    `targets`: the run's targets table (all members); `params`: every parameter's values per member; `sampled`: the
+    parameters the scenario draws from distributions. Targets that do not vary across members are skipped.
+    """
+    schema = ANALYSIS_COLUMNS["sensitivity"]
+    members = int(targets["member"].max()) + 1 if targets.height else 0
+    if members - 1 < MIN_MEMBERS or not sampled:
+        return pl.DataFrame(schema=schema)
+    # rows of the design: members 1..N-1; columns: the sampled parameters, scaled to [0, 1] by rank (the indices
+    # are invariant to monotone transforms of an input, and SALib wants bounds)
+    raw = np.column_stack([np.asarray(params[name], dtype=float)[1:members] for name in sampled])
+    ranks = (np.argsort(np.argsort(raw, axis=0), axis=0) + 0.5) / raw.shape[0]
+    frames = []
+    wanted = targets.filter(pl.col("target").is_in(HEADLINE_TARGETS) & (pl.col("member") > 0))
+    for (target, year), rows in _one_value_per_member(wanted).group_by("target", "year", maintain_order=True):
+        rows = rows.sort("member")
+        if rows.height != members - 1:
+            continue
+        output = rows["value"].to_numpy().astype(float)
+        if not np.all(np.isfinite(output)) or np.ptp(output) == 0:
+            continue
+        indices = first_order_indices(ranks, output, sampled, seed)
+        for index, values in indices.items():
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "target": target,
+                        "year": year,
+                        "parameter": list(sampled),
+                        "method": "salib.delta" if index == "delta" else "salib.delta(sobol)",
+                        "index": index,
+                        "value": values["value"],
+                        "conf": values["conf"],
+                    }
+                )
+            )
+    return pl.concat(frames).cast(schema) if frames else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
