@@ -157,6 +157,78 @@ def validate_history(
 
 
 @app.command()
+def seek(
+    targets: Annotated[str, typer.Option("--targets", help="Comma list of railsea, green, oil")] = "railsea,green,oil",
+    levers: Annotated[
+        str | None, typer.Option("--levers", help="Comma list of domain.lever year-path levers (default: all)")
+    ] = None,
+    base: Annotated[str, typer.Option("--base", help="Scenario to start from (name or TOML path)")] = "plan",
+    db: DbOption = DEFAULT_DB,
+    write: Annotated[
+        Path | None, typer.Option("--write", help="Scenario TOML to write (default: seek_<base>.toml beside --db)")
+    ] = None,
+) -> None:
+    """Search lever ranges for settings that meet the targets with the least change from the base scenario; print
+    and store (table `seek`) the settings, which targets bind, and each target's smallest single-lever change;
+    write the settings as a scenario TOML and store its run (run it again with `transport run FILE`)."""
+
+    from runs.execute import RunRequest, execute, prepare
+    from runs.store import ResultsStore
+    from transport import seek as seeking
+    from transport.errors import ScenarioError
+    from transport.scenario import _raw_with_parents, sample_parameters
+
+    wanted = [t.strip() for t in targets.split(",") if t.strip()]
+    for name in wanted:
+        if name not in seeking.TARGETS:
+            raise ScenarioError("--targets", "target", name, f"one of {', '.join(seeking.TARGETS)}")
+    available = seeking.knobs()
+    chosen = [k.strip() for k in levers.split(",")] if levers else list(available)
+    for name in chosen:
+        if name not in available:
+            raise ScenarioError("--levers", "lever", name, f"a year-path lever: {', '.join(available)}")
+    base_scenario, path, dataset = prepare(RunRequest(base))
+    raw = _raw_with_parents(path)
+    raw.pop("description", None)
+    params = sample_parameters(base_scenario, 1, 0)
+    name = f"seek_{base_scenario.name}"
+    started = dt.datetime.now(dt.UTC)
+    with console.status("searching lever ranges (each step is a model run)"):
+        result = seeking.seek(base_scenario, raw, dataset, params, wanted, chosen, name)
+    out_path = write or db.parent / f"{name}.toml"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    text = result.scenario.to_toml()
+    out_path.write_text(
+        f"# Written by `transport seek --base {base} --targets {','.join(wanted)}` on {started:%Y-%m-%d %H:%M} UTC\n"
+        + text,
+        encoding="utf-8",
+    )
+    request = RunRequest(str(out_path), members=1, end_year=base_scenario.years.end)
+    store = ResultsStore(db)
+    run_set = started.strftime("seek-%Y%m%dT%H%M%S%fZ")
+    with store.writer():
+        run_id = execute(request, store, run_set, analyses=lambda *_: {"seek": result.rows})
+    table = Table("kind", "target", "lever", "base", "value", "reached", "normalised change", "detail")
+    for row in result.rows.iter_rows(named=True):
+        table.add_row(
+            row["kind"],
+            row["target"],
+            row["lever"],
+            "" if row["base_value"] is None else f"{row['base_value']:.4g}",
+            "" if row["value"] is None else f"{row['value']:.4g}",
+            "yes" if row["reachable"] else "no",
+            "" if row["objective"] is None else f"{row['objective']:.3f}",
+            row["detail"],
+        )
+    console.print(table)
+    from runs.report import headline_rows
+
+    for label, value in headline_rows(store, run_id):
+        console.print(f"{label}: {value}")
+    console.print(f"{result.evaluations} model evaluations; scenario written to {out_path}; stored run {run_id}")
+
+
+@app.command()
 def validate(path: Annotated[Path, typer.Argument(help="A scenario TOML file or a dataset folder")]) -> None:
     """Check a scenario file or a dataset folder; exit 0 if valid, 2 with one line naming the problem if not."""
     from transport.dataset import load_dataset

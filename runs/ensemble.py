@@ -9,6 +9,7 @@ rows, whatever the chunk size or executor. Only this process writes results: chu
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -60,7 +61,8 @@ def executor(kind: str, workers: int | None = None, scheduler: str | None = None
         with Client(scheduler) as client:
             yield client.get_executor()
     elif kind == "local":
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: polars' and BLAS' thread pools do not survive a fork (children can deadlock)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             yield pool
     else:
         yield None
@@ -94,4 +96,9 @@ def run_ensemble(
             if on_chunk:
                 on_chunk(done, len(parts))
     names = results[0].keys()
-    return {name: pl.concat([results[i][name] for i in range(len(parts))]) for name in names}
+    # member-major row order (stable), so one chunk and many chunks give the same rows in the same order
+    return {name: _member_major(pl.concat([results[i][name] for i in range(len(parts))])) for name in names}
+
+
+def _member_major(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort("member", maintain_order=True) if "member" in frame.columns else frame

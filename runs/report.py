@@ -59,6 +59,14 @@ def headline_table(targets: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def headline_rows(store: ResultsStore, run_id: str) -> list[tuple[str, str]]:
+    """The headline targets of one stored run (central member) as (label, 'value (verdict)')."""
+    runs = store.query(f"select * from runs where run_id = '{run_id}'")
+    targets = store.query(f"select * from targets where run_id = '{run_id}'")
+    row = headline_table(targets, runs).row(0, named=True)
+    return [(label, str(row[label])) for label in _HEADLINE_TARGETS.values()]
+
+
 def _html_table(frame: pl.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join(
@@ -184,6 +192,19 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             "<h2>Probability of meeting each target (share of ensemble members)</h2>",
             _html_table(
                 probability.pivot(on="scenario", index=["target", "year"], values="probability").sort("target", "year")
+            ),
+        ]
+    seek = store.query(
+        "select s.*, r.scenario from seek s join runs r using (run_id) where run_id = (select run_id from runs "
+        "where run_set like 'seek-%' order by finished_at desc limit 1) order by kind, target, lever"
+    )
+    if seek.height:
+        parts += [
+            f"<h2>What it takes (latest <code>transport seek</code>, scenario {html.escape(seek['scenario'][0])})</h2>",
+            "<p>Single-lever rows: the least change of one lever (ramped to its value in 2030) that meets the target "
+            "alone, or why not. Combined rows: those settings together, verified by one coupled run.</p>",
+            _html_table(
+                seek.select("kind", "target", "lever", "base_value", "value", "reachable", "objective", "detail")
             ),
         ]
     if hindcast.height:

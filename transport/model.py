@@ -64,6 +64,29 @@ def simulate(
     return tables
 
 
+def simulate_domains(
+    scenario: Scenario,
+    dataset: Dataset,
+    params: Mapping[str, np.ndarray],
+    years: np.ndarray,
+    domains: set[str],
+) -> pl.DataFrame:
+    """The targets table from only the engines in `domains` (transport seek): {'urban'} gives the green-trip
+    targets, {'freight'} the rail-sea targets, all three the full table. Same code path as `simulate`, so the
+    values equal those of a full run of the same scenario."""
+    members = len(next(iter(params.values()))) if params else 1
+    if "fleets" in domains:
+        return simulate(scenario, dataset, params, years, members)["targets"]
+    parts: dict[str, pl.DataFrame] = {}
+    if "freight" in domains:
+        freight = simulate_freight(dataset.freight, scenario.levers.freight, params, years, members)
+        parts["railsea"] = tg.railsea_targets(freight.railsea)
+    if "urban" in domains:
+        urban = simulate_urban(dataset.urban, scenario.levers.urban, params, years, members)
+        parts["green"] = tg.green_trip_targets(urban.green_share(include_ebike=False), urban.population)
+    return tg.all_targets(parts)
+
+
 def _long(name: str, unit: str, grid: np.ndarray, years: np.ndarray) -> pl.DataFrame:
     members, n_years = grid.shape
     return pl.DataFrame(

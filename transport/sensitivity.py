@@ -30,7 +30,7 @@ from transport.result_tables import ANALYSIS_COLUMNS
 HEADLINE_TARGETS = (
     "railsea_teu_cagr",
     "green_trip_share.all_big_cities",
-    "green_trip_share.all_big_cities_with_ebike",
+    "green_trip_share_with_ebike.all_big_cities",
     "road_oil_peak_year",
     "road_oil_peak_level",
     "road_co2_wtw_peak_year",

@@ -376,9 +376,12 @@ def calibrate_constants(
         shares, _ = mixed_shares(utility + asc[..., None, :], band_weights, segment_weights, segment_available)
         step = np.where(active, log_target - np.log(np.maximum(shares, 1e-300)), 0.0)
         residual = float(np.max(np.abs(shares - target)))
-        if float(np.max(np.abs(step))) < tol:
+        # each member (leading index) stops on its own convergence, so its constants never depend on which other
+        # members share the array: an ensemble gives the same rows in one chunk or many
+        converged = np.max(np.abs(step), axis=-1, keepdims=True) < tol
+        if np.all(converged):
             return asc, residual, iteration
-        asc = asc + step
+        asc = asc + np.where(converged, 0.0, step)
         asc = asc - asc[..., :1]
     raise RuntimeError(f"urban constants did not converge in {max_iter} iterations (residual {residual:.2e})")
 

@@ -1,0 +1,120 @@
+"""Ensembles: identical rows whatever the chunking or executor (sequential, local processes, Dask LocalCluster),
+Ctrl-C leaves no partial run, and sampled parameters follow their declared distributions."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from runs.ensemble import executor, run_ensemble
+from runs.execute import RunRequest, prepare
+from tests.conftest import REPO, run_cli
+from transport.levers import UNCERTAIN
+from transport.scenario import sample_parameters, validate_scenario_dict
+
+MEMBERS = 5
+END = 2023
+
+
+@pytest.fixture(scope="module")
+def plan_inputs():  # type: ignore[no-untyped-def]
+    scenario, _, dataset = prepare(RunRequest("plan", end_year=END))
+    params = sample_parameters(scenario, MEMBERS, seed=11)
+    years = np.arange(scenario.years.base, END + 1)
+    return scenario, dataset, params, years
+
+
+@pytest.fixture(scope="module")
+def one_chunk(plan_inputs) -> dict[str, pl.DataFrame]:  # type: ignore[no-untyped-def]
+    scenario, dataset, params, years = plan_inputs
+    return run_ensemble(scenario, dataset, params, years, MEMBERS, chunk_size=MEMBERS)
+
+
+def _assert_same(a: dict[str, pl.DataFrame], b: dict[str, pl.DataFrame]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].equals(b[name]), name
+
+
+def test_members_differ_so_the_comparison_means_something(one_chunk: dict[str, pl.DataFrame]) -> None:
+    oil = one_chunk["energy"].group_by("member").agg(pl.col("oil_mt").sum()).sort("member")["oil_mt"]
+    assert oil.n_unique() == MEMBERS
+
+
+def test_many_chunks_on_local_processes_equal_one_chunk(plan_inputs, one_chunk) -> None:  # type: ignore[no-untyped-def]
+    scenario, dataset, params, years = plan_inputs
+    with executor("local", workers=2) as pool:
+        chunked = run_ensemble(scenario, dataset, params, years, MEMBERS, chunk_size=2, pool=pool)
+    _assert_same(one_chunk, chunked)
+
+
+def test_dask_local_cluster_equals_one_chunk(plan_inputs, one_chunk) -> None:  # type: ignore[no-untyped-def]
+    distributed = pytest.importorskip("distributed")
+    scenario, dataset, params, years = plan_inputs
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_dask = run_ensemble(scenario, dataset, params, years, MEMBERS, chunk_size=2, pool=client.get_executor())
+    _assert_same(one_chunk, on_dask)
+
+
+def test_cli_scheduler_option_runs_on_a_dask_cluster(tmp_path: Path, one_chunk) -> None:  # type: ignore[no-untyped-def]
+    distributed = pytest.importorskip("distributed")
+    db = tmp_path / "results.duckdb"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cl:
+        result = run_cli(
+            "run", "plan", "--members", str(MEMBERS), "--seed", "11", "--end-year", str(END), "--chunk-size", "2",
+            "--scheduler", cl.scheduler_address, "--no-charts", "--db", str(db),
+        )  # fmt: skip
+    assert result.code == 0, result.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        stored = con.sql("select member, year, segment, powertrain, stock from fleet order by all").pl()
+    finally:
+        con.close()
+    expected = one_chunk["fleet"].select("member", "year", "segment", "powertrain", "stock").sort(pl.all())
+    assert stored.equals(expected)
+
+
+def test_ctrl_c_leaves_no_partial_run(tmp_path: Path) -> None:
+    db = tmp_path / "results.duckdb"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "transport", "run", "plan", "--members", "40", "--chunk-size", "4", "--workers", "2",
+         "--no-charts", "--db", str(db)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(8.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "no partial run" in err
+    runs = tmp_path / "runs"
+    assert not runs.exists() or [p.name for p in runs.iterdir() if not p.name.startswith("_")] == []
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"dist": "triangular", "low": 0.6, "mode": 1.0, "high": 1.5},
+        {"dist": "normal", "mean": 1.0, "sd": 0.1},
+        {"dist": "lognormal", "median": 1.0, "sigma": 0.08},
+    ],
+)
+def test_sampled_parameter_follows_its_declared_distribution(spec: dict) -> None:
+    name = "fleet_cost_sensitivity_factor"  # valid range 0.6-1.5: no clipping for these distributions
+    scenario = validate_scenario_dict({"name": "ks", "uncertain": {name: spec}}, "ks.toml")
+    values = sample_parameters(scenario, 801, seed=3)[name]
+    dist = scenario.uncertain[name].frozen()  # type: ignore[union-attr]
+    assert stats.kstest(values[1:], dist.cdf).pvalue > 0.05
+    assert UNCERTAIN[name].low <= values.min() and values.max() <= UNCERTAIN[name].high
+    assert values[0] == pytest.approx(scenario.uncertain[name].central())  # type: ignore[union-attr]

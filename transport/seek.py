@@ -1,0 +1,273 @@
+"""Working back from the targets: lever settings that reach them, and the smallest single-lever change per target.
+
+A *knob* is one year-path lever of the scenario schema (e.g. `urban.parking_price_factor`) set to a value x in
+KNOB_YEAR and held after it, ramped linearly from the base scenario's value in RAMP_FROM (the base path up to
+RAMP_FROM is kept). Its range is the lever's valid range in the schema (the pydantic ge/le bounds).
+
+Method, and why it fits this model:
+- Each target reads only some engines (the coupling is one-way: freight and urban never read the fleets), so a
+  target is evaluated by running only what it reads: green trips = urban; rail-sea growth = freight to 2025;
+  the oil peak = freight + urban + fleets to 2035 (reusing the unchanged engines' results).
+- Single-lever reach: the target's margin (value minus threshold, signed so that >= 0 means met) is evaluated at
+  the base value and at both ends of the range. If neither end meets the target it is "not reachable by this lever
+  within its range". Otherwise the boundary between the base and the meeting end is found by Brent's method
+  (scipy.optimize.brentq), which needs only a sign change: the margin is monotone in each of these levers in the
+  model's logic (prices, supply and mandates act in one direction), but a peak year is a step function, which
+  bisection-type methods handle and gradient methods do not.
+- Combined settings: each target's cheapest single-lever solution (cost = normalised distance |x - base| / range,
+  no lever carries a public cost per unit in the dataset), applied together and verified by one coupled run; the
+  targets whose margin is within MARGIN_BINDING of zero bind. This is the least-change corner of the feasible set
+  when the levers act on different targets (true here: urban levers cannot move rail-sea TEU), not a joint optimum
+  over interacting levers; the note says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, get_args
+
+import numpy as np
+import polars as pl
+from scipy.optimize import brentq
+
+from transport.dataset import Dataset
+from transport.levers import FleetLevers, FreightLevers, UrbanLevers
+from transport.levers.base import year_path
+from transport.result_tables import ANALYSIS_COLUMNS
+from transport.scenario import Scenario, validate_scenario_dict
+
+KNOB_YEAR = 2030
+RAMP_FROM = 2023
+MARGIN_BINDING = 1e-3
+X_TOL = 1e-3  # of the lever's range
+
+
+@dataclass(frozen=True)
+class Target:
+    """A plan target as a signed margin of the targets table (>= 0 met), and the engines it reads."""
+
+    name: str
+    target: str
+    domains: tuple[str, ...]
+    end_year: int
+    margin: Callable[[pl.DataFrame], float]
+    label: str
+
+
+def _value(targets: pl.DataFrame, name: str) -> pl.DataFrame:
+    return targets.filter((pl.col("member") == 0) & (pl.col("target") == name))
+
+
+def _railsea_margin(t: pl.DataFrame) -> float:
+    row = _value(t, "railsea_teu_cagr")
+    return float(row["value"][0] - row["threshold"][0]) if row.height else float("-inf")
+
+
+def _green_margin(t: pl.DataFrame) -> float:
+    row = _value(t, "green_trip_share.all_big_cities")
+    return float(row["value"][0] - row["threshold"][0]) if row.height else float("-inf")
+
+
+def _oil_margin(t: pl.DataFrame) -> float:
+    # margin in years before the deadline; a path still rising at the horizon is "not met" whatever its last year
+    row = _value(t, "road_oil_peak_year")
+    if row.height == 0:
+        return float("-inf")
+    gap = float(row["threshold"][0] - row["value"][0])
+    return gap if row["met"][0] else min(-1.0, gap)
+
+
+TARGETS: dict[str, Target] = {
+    "railsea": Target("railsea", "railsea_teu_cagr", ("freight",), 2025, _railsea_margin, "rail-sea TEU >= 15 %/yr"),
+    "green": Target(
+        "green", "green_trip_share.all_big_cities", ("urban",), 2030, _green_margin, "green trips >= 70 % in 2030"
+    ),
+    "oil": Target(
+        "oil", "road_oil_peak_year", ("freight", "urban", "fleets"), 2035, _oil_margin, "road oil peaks by 2030"
+    ),
+}
+
+_MODELS = {"fleets": FleetLevers, "freight": FreightLevers, "urban": UrbanLevers}
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A year-path lever set to `x` from KNOB_YEAR on; range = the schema's valid range of the lever's values."""
+
+    domain: str
+    field: str
+    low: float
+    high: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.domain}.{self.field}"
+
+    def base_value(self, scenario: Scenario) -> float:
+        path = getattr(getattr(scenario.levers, self.domain), self.field)
+        return float(year_path(path, np.array([KNOB_YEAR]))[0]) if path else self.low
+
+    def apply(self, raw: dict[str, Any], scenario: Scenario, x: float) -> None:
+        path = getattr(getattr(scenario.levers, self.domain), self.field)
+        start = float(year_path(path, np.array([RAMP_FROM]))[0]) if path else x
+        kept = {int(y): float(v) for y, v in path.items() if int(y) <= RAMP_FROM}
+        kept[RAMP_FROM] = start
+        kept[KNOB_YEAR] = float(x)
+        raw.setdefault("levers", {}).setdefault(self.domain, {})[self.field] = {str(y): v for y, v in kept.items()}
+
+
+def knobs() -> dict[str, Knob]:
+    """Every scalar year-path lever (dict[int, float] with ge/le bounds) of the schema, by `domain.field`."""
+    out: dict[str, Knob] = {}
+    for domain, model in _MODELS.items():
+        for field, info in model.model_fields.items():
+            args = get_args(info.annotation)
+            if len(args) != 2 or args[0] is not int:
+                continue
+            bounds = {type(m).__name__: m for meta in get_args(args[1])[1:] for m in getattr(meta, "metadata", [])}
+            if "Ge" in bounds and "Le" in bounds:
+                out[f"{domain}.{field}"] = Knob(domain, field, float(bounds["Ge"].ge), float(bounds["Le"].le))
+    return out
+
+
+def search_threshold(
+    margin: Callable[[float], float], base: float, low: float, high: float, x_tol: float
+) -> tuple[float | None, float]:
+    """Smallest move from `base` towards low or high that makes margin(x) >= 0.
+
+    Returns (x, margin at x), (base, margin) if already met, or (None, best margin) if neither end meets it.
+    """
+    seen: dict[float, float] = {}
+
+    def margin_of(x: float) -> float:  # every evaluation is a model run: never twice for the same x
+        if x not in seen:
+            seen[x] = margin(x)
+        return seen[x]
+
+    at_base = margin_of(base)
+    if at_base >= 0:
+        return base, at_base
+    ends = [(end, margin_of(end)) for end in (low, high) if end != base]
+    reaching = [(abs(end - base), end, m) for end, m in ends if m >= 0]
+    if not reaching:
+        return None, max((m for _, m in ends), default=at_base)
+    _, end, _ = min(reaching)
+    # brentq needs opposite signs at the ends; it converges on the switch point of a step function too
+    x = brentq(lambda v: margin_of(v) + (1e-12 if margin_of(v) >= 0 else 0.0), base, end, xtol=x_tol)
+    # brentq returns a point within x_tol of the switch; step onto the meeting side if it landed short
+    while margin_of(x) < 0 and abs(x - base) < abs(end - base):
+        x = float(np.clip(x + np.sign(end - base) * x_tol, min(base, end), max(base, end)))
+    return float(x), margin_of(x)
+
+
+@dataclass
+class SeekResult:
+    """Rows of the `seek` table, the combined scenario (raw dict, validated) and its verified margins."""
+
+    rows: pl.DataFrame
+    scenario: Scenario
+    margins: dict[str, float]
+    evaluations: int
+
+
+class Evaluator:
+    """Runs only the engines the chosen targets read; reuses unchanged engines' results between evaluations."""
+
+    def __init__(self, dataset: Dataset, params: Mapping[str, np.ndarray], targets: Sequence[Target]) -> None:
+        self.dataset = dataset
+        self.params = params
+        self.targets = targets
+        self.end = max(t.end_year for t in targets)
+        self.domains = {d for t in targets for d in t.domains}
+        self.count = 0
+
+    def __call__(self, scenario: Scenario) -> pl.DataFrame:
+        from transport.model import simulate_domains
+
+        self.count += 1
+        years = np.arange(scenario.years.base, self.end + 1)
+        return simulate_domains(scenario, self.dataset, self.params, years, self.domains)
+
+
+def seek(
+    base: Scenario,
+    base_raw: dict[str, Any],
+    dataset: Dataset,
+    params: Mapping[str, np.ndarray],
+    target_names: Sequence[str],
+    knob_names: Sequence[str],
+    name: str,
+) -> SeekResult:
+    """Single-lever reach of every (target, knob) pair and the combined least-change settings, verified."""
+    chosen = [TARGETS[t] for t in target_names]
+    evaluate = Evaluator(dataset, params, chosen)
+    all_knobs = knobs()
+    rows: list[dict[str, Any]] = []
+    best: dict[str, tuple[float, Knob, float]] = {}
+
+    def scenario_with(knob: Knob, x: float) -> Scenario:
+        raw = _copy(base_raw)
+        knob.apply(raw, base, x)
+        return validate_scenario_dict(raw, f"seek:{knob.name}")
+
+    for target in chosen:
+        for knob_name in knob_names:
+            knob = all_knobs[knob_name]
+            if knob.domain not in target.domains:
+                continue
+            base_x = knob.base_value(base)
+            x, m = search_threshold(
+                lambda v, k=knob, t=target: t.margin(evaluate(scenario_with(k, v))),
+                base_x,
+                knob.low,
+                knob.high,
+                X_TOL * (knob.high - knob.low),
+            )
+            cost = None if x is None else abs(x - base_x) / (knob.high - knob.low)
+            rows.append(
+                {
+                    "kind": "single_lever",
+                    "target": target.name,
+                    "lever": knob.name,
+                    "base_value": base_x,
+                    "value": x,
+                    "reachable": x is not None,
+                    "objective": cost,
+                    "detail": f"{target.label}; margin {m:+.4g}"
+                    if x is not None
+                    else f"{target.label}: not reachable by this lever within [{knob.low:g}, {knob.high:g}]"
+                    f" (best margin {m:+.4g})",
+                }
+            )
+            if x is not None and (target.name not in best or cost < best[target.name][0]):  # type: ignore[operator]
+                best[target.name] = (cost, knob, x)  # type: ignore[assignment]
+    raw = _copy(base_raw)
+    raw["name"] = name
+    raw["description"] = f"transport seek from {base.name}: least-change settings for {', '.join(target_names)}"
+    for _, knob, x in best.values():
+        knob.apply(raw, base, x)
+    combined = validate_scenario_dict(raw, f"seek:{name}")
+    table = evaluate(combined)
+    margins = {t.name: t.margin(table) for t in chosen}
+    for t in chosen:
+        cost, knob, x = best.get(t.name, (None, None, None))  # type: ignore[assignment]
+        binding = abs(margins[t.name]) <= MARGIN_BINDING or (t.name == "oil" and margins[t.name] == 0)
+        rows.append(
+            {
+                "kind": "combined",
+                "target": t.name,
+                "lever": knob.name if knob else "",
+                "base_value": knob.base_value(base) if knob else None,
+                "value": x,
+                "reachable": margins[t.name] >= 0,
+                "objective": cost,
+                "detail": f"{t.label}; margin {margins[t.name]:+.4g}{'; binds' if binding else ''}",
+            }
+        )
+    frame = pl.DataFrame(rows, schema=ANALYSIS_COLUMNS["seek"])
+    return SeekResult(frame, combined, margins, evaluate.count)
+
+
+def _copy(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _copy(v) if isinstance(v, Mapping) else (list(v) if isinstance(v, list) else v) for k, v in raw.items()}
