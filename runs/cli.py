@@ -162,7 +162,7 @@ def seek(
     levers: Annotated[
         str | None, typer.Option("--levers", help="Comma list of domain.lever year-path levers (default: all)")
     ] = None,
-    base: Annotated[str, typer.Option("--base", help="Scenario to start from (name or TOML path)")] = "plan",
+    base: Annotated[str, typer.Option("--base", help="Scenario to start from (name or TOML path)")] = "baseline",
     db: DbOption = DEFAULT_DB,
     write: Annotated[
         Path | None, typer.Option("--write", help="Scenario TOML to write (default: seek_<base>.toml beside --db)")

@@ -133,10 +133,11 @@ def knobs() -> dict[str, Knob]:
 
 def search_threshold(
     margin: Callable[[float], float], base: float, low: float, high: float, x_tol: float
-) -> tuple[float | None, float]:
+) -> tuple[float | None, float, float]:
     """Smallest move from `base` towards low or high that makes margin(x) >= 0.
 
-    Returns (x, margin at x), (base, margin) if already met, or (None, best margin) if neither end meets it.
+    Returns (x, margin at x, favourable end): (base, margin, base) if already met; (None, best margin, the end
+    with the best margin) if neither end meets it.
     """
     seen: dict[float, float] = {}
 
@@ -147,18 +148,19 @@ def search_threshold(
 
     at_base = margin_of(base)
     if at_base >= 0:
-        return base, at_base
+        return base, at_base, base
     ends = [(end, margin_of(end)) for end in (low, high) if end != base]
     reaching = [(abs(end - base), end, m) for end, m in ends if m >= 0]
     if not reaching:
-        return None, max((m for _, m in ends), default=at_base)
+        best_end, best = max(ends, key=lambda e: e[1], default=(base, at_base))
+        return None, best, best_end
     _, end, _ = min(reaching)
     # brentq needs opposite signs at the ends; it converges on the switch point of a step function too
     x = brentq(lambda v: margin_of(v) + (1e-12 if margin_of(v) >= 0 else 0.0), base, end, xtol=x_tol)
     # brentq returns a point within x_tol of the switch; step onto the meeting side if it landed short
     while margin_of(x) < 0 and abs(x - base) < abs(end - base):
         x = float(np.clip(x + np.sign(end - base) * x_tol, min(base, end), max(base, end)))
-    return float(x), margin_of(x)
+    return float(x), margin_of(x), end
 
 
 @dataclass
@@ -199,70 +201,148 @@ def seek(
     knob_names: Sequence[str],
     name: str,
 ) -> SeekResult:
-    """Single-lever reach of every (target, knob) pair and the combined least-change settings, verified."""
+    """Single-lever reach of every (target, lever) pair, a proportional package where no single lever suffices, and
+    the combined least-change settings, verified by one run."""
     chosen = [TARGETS[t] for t in target_names]
     evaluate = Evaluator(dataset, params, chosen)
     all_knobs = knobs()
     rows: list[dict[str, Any]] = []
-    best: dict[str, tuple[float, Knob, float]] = {}
+    settings: dict[str, dict[Knob, float]] = {}  # target -> the lever values its cheapest solution needs
+    base_margins = {t.name: t.margin(evaluate(base)) for t in chosen}
 
-    def scenario_with(knob: Knob, x: float) -> Scenario:
+    def scenario_with(values: Mapping[Knob, float]) -> Scenario:
         raw = _copy(base_raw)
-        knob.apply(raw, base, x)
-        return validate_scenario_dict(raw, f"seek:{knob.name}")
+        for knob, x in values.items():
+            knob.apply(raw, base, x)
+        return validate_scenario_dict(raw, "seek")
+
+    def row(
+        kind: str, target: Target, lever: str, base_x: float | None, x: float | None, cost: float | None, detail: str
+    ) -> None:
+        rows.append(
+            {
+                "kind": kind,
+                "target": target.name,
+                "lever": lever,
+                "base_value": base_x,
+                "value": x,
+                "reachable": x is not None,
+                "objective": cost,
+                "detail": f"{target.label}: {detail}",
+            }
+        )
 
     for target in chosen:
-        for knob_name in knob_names:
-            knob = all_knobs[knob_name]
-            if knob.domain not in target.domains:
-                continue
+        if base_margins[target.name] >= 0:
+            row(
+                "single_lever",
+                target,
+                "",
+                None,
+                None,
+                0.0,
+                f"met by {base.name} (margin {base_margins[target.name]:+.4g})",
+            )
+            rows[-1]["reachable"] = True
+            settings[target.name] = {}
+            continue
+        own = [all_knobs[k] for k in knob_names if all_knobs[k].domain in target.domains]
+        favourable: dict[Knob, float] = {}
+        best_cost = np.inf
+        for knob in own:
             base_x = knob.base_value(base)
-            x, m = search_threshold(
-                lambda v, k=knob, t=target: t.margin(evaluate(scenario_with(k, v))),
+            x, m, end = search_threshold(
+                lambda v, k=knob, t=target: t.margin(evaluate(scenario_with({k: v}))),
                 base_x,
                 knob.low,
                 knob.high,
                 X_TOL * (knob.high - knob.low),
             )
-            cost = None if x is None else abs(x - base_x) / (knob.high - knob.low)
-            rows.append(
-                {
-                    "kind": "single_lever",
-                    "target": target.name,
-                    "lever": knob.name,
-                    "base_value": base_x,
-                    "value": x,
-                    "reachable": x is not None,
-                    "objective": cost,
-                    "detail": f"{target.label}; margin {m:+.4g}"
-                    if x is not None
-                    else f"{target.label}: not reachable by this lever within [{knob.low:g}, {knob.high:g}]"
-                    f" (best margin {m:+.4g})",
-                }
+            favourable[knob] = end
+            if x is None:
+                row(
+                    "single_lever",
+                    target,
+                    knob.name,
+                    base_x,
+                    None,
+                    None,
+                    f"not reachable by this lever within [{knob.low:g}, {knob.high:g}] (best margin {m:+.4g})",
+                )
+                continue
+            cost = abs(x - base_x) / (knob.high - knob.low)
+            row("single_lever", target, knob.name, base_x, x, cost, f"margin {m:+.4g}")
+            if cost < best_cost:
+                best_cost, settings[target.name] = cost, {knob: x}
+        if target.name in settings or not favourable:
+            continue
+        # no lever alone suffices: move all of this target's levers together, each the same fraction t of the way
+        # from its base value to its favourable end, and find the least t
+        moving = {k: e for k, e in favourable.items() if e != k.base_value(base)}
+
+        def package(t: float, moving: dict[Knob, float] = moving) -> dict[Knob, float]:
+            return {k: k.base_value(base) + t * (e - k.base_value(base)) for k, e in moving.items()}
+
+        t_found, m, _ = search_threshold(
+            lambda t, tg=target: tg.margin(evaluate(scenario_with(package(t)))), 0.0, 0.0, 1.0, X_TOL
+        )
+        levers = ", ".join(k.name for k in moving)
+        if t_found is None:
+            row(
+                "package",
+                target,
+                levers,
+                0.0,
+                None,
+                None,
+                f"not reachable even with every lever at its favourable end (margin {m:+.4g})",
             )
-            if x is not None and (target.name not in best or cost < best[target.name][0]):  # type: ignore[operator]
-                best[target.name] = (cost, knob, x)  # type: ignore[assignment]
+            continue
+        values = package(t_found)
+        row(
+            "package",
+            target,
+            levers,
+            0.0,
+            t_found,
+            t_found,
+            f"each lever {t_found:.0%} of the way to its favourable end: "
+            + "; ".join(f"{k.name} = {v:.4g}" for k, v in values.items())
+            + f" (margin {m:+.4g})",
+        )
+        settings[target.name] = values
     raw = _copy(base_raw)
     raw["name"] = name
     raw["description"] = f"transport seek from {base.name}: least-change settings for {', '.join(target_names)}"
-    for _, knob, x in best.values():
+    merged: dict[Knob, float] = {}
+    for values in settings.values():
+        for knob, x in values.items():
+            # two targets asking for the same lever: take the stronger setting (further from base)
+            if knob not in merged or abs(x - knob.base_value(base)) > abs(merged[knob] - knob.base_value(base)):
+                merged[knob] = x
+    for knob, x in merged.items():
         knob.apply(raw, base, x)
     combined = validate_scenario_dict(raw, f"seek:{name}")
     table = evaluate(combined)
     margins = {t.name: t.margin(table) for t in chosen}
     for t in chosen:
-        cost, knob, x = best.get(t.name, (None, None, None))  # type: ignore[assignment]
-        binding = abs(margins[t.name]) <= MARGIN_BINDING or (t.name == "oil" and margins[t.name] == 0)
+        used = settings.get(t.name)
+        binding = (
+            "; binds" if 0 <= margins[t.name] <= MARGIN_BINDING or (t.name == "oil" and margins[t.name] == 0) else ""
+        )
         rows.append(
             {
                 "kind": "combined",
                 "target": t.name,
-                "lever": knob.name if knob else "",
-                "base_value": knob.base_value(base) if knob else None,
-                "value": x,
+                "lever": ", ".join(k.name for k in used) if used else "",
+                "base_value": None,
+                "value": None,
                 "reachable": margins[t.name] >= 0,
-                "objective": cost,
-                "detail": f"{t.label}; margin {margins[t.name]:+.4g}{'; binds' if binding else ''}",
+                "objective": sum(abs(x - k.base_value(base)) / (k.high - k.low) for k, x in used.items())
+                if used
+                else 0.0,
+                "detail": f"{t.label}: margin {margins[t.name]:+.4g}{binding}"
+                + ("" if used is not None else "; no setting within the ranges reaches it"),
             }
         )
     frame = pl.DataFrame(rows, schema=ANALYSIS_COLUMNS["seek"])
