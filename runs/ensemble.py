@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
@@ -77,27 +77,35 @@ def run_ensemble(
     chunk_size: int = DEFAULT_CHUNK,
     pool: Executor | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
+    sink: Callable[[int, dict[str, pl.DataFrame]], None] | None = None,
+    keep: Collection[str] | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """All members' tables, concatenated in member order whatever order the chunks finish in."""
+    """Run all chunks; each chunk's tables go to `sink(chunk_index, tables)` as it finishes (so memory holds one
+    chunk, not the ensemble), and the tables named in `keep` (default: all) come back concatenated in member order
+    whatever order the chunks finish in."""
     parts = chunks(members, chunk_size)
-    results: dict[int, dict[str, pl.DataFrame]] = {}
+    kept: dict[int, dict[str, pl.DataFrame]] = {}
     done = 0
+
+    def collect(index: int, tables: dict[str, pl.DataFrame]) -> None:
+        nonlocal done
+        if sink is not None:
+            sink(index, tables)
+        kept[index] = {name: frame for name, frame in tables.items() if keep is None or name in keep}
+        done += 1
+        if on_chunk:
+            on_chunk(done, len(parts))
+
     if pool is None or len(parts) == 1:
         for index, chunk in enumerate(parts):
-            results[index] = run_chunk(scenario, dataset, params, years, chunk)
-            done += 1
-            if on_chunk:
-                on_chunk(done, len(parts))
+            collect(index, run_chunk(scenario, dataset, params, years, chunk))
     else:
         futures = {pool.submit(run_chunk, scenario, dataset, params, years, chunk): i for i, chunk in enumerate(parts)}
         for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            done += 1
-            if on_chunk:
-                on_chunk(done, len(parts))
-    names = results[0].keys()
+            collect(futures[future], future.result())
+    names = kept[0].keys()
     # member-major row order (stable), so one chunk and many chunks give the same rows in the same order
-    return {name: _member_major(pl.concat([results[i][name] for i in range(len(parts))])) for name in names}
+    return {name: _member_major(pl.concat([kept[i][name] for i in range(len(parts))])) for name in names}
 
 
 def _member_major(frame: pl.DataFrame) -> pl.DataFrame:

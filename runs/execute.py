@@ -102,10 +102,21 @@ def execute(
     started = dt.datetime.now(dt.UTC)
     params = sample_parameters(scenario, request.members, request.seed)
     years = np.arange(scenario.years.base, scenario.years.end + 1)
-    tables = run_ensemble(scenario, dataset, params, years, request.members, request.chunk_size, pool, on_progress)
-    if analyses is not None:
-        tables.update(analyses(scenario, dataset, params, tables))
     run_id = run_id_for(scenario, started, request.seed, request.members)
+    staged = store.stage(run_id)
+
+    def sink(index: int, tables: dict[str, pl.DataFrame]) -> None:
+        for name, frame in tables.items():
+            staged.write(name, frame.with_columns(pl.lit(run_id).alias("run_id")), part=index)
+
+    # one chunk: the analyses get every table; an ensemble in many chunks keeps only the targets in memory
+    keep = None if request.members <= request.chunk_size else {"targets"}
+    tables = run_ensemble(
+        scenario, dataset, params, years, request.members, request.chunk_size, pool, on_progress, sink, keep
+    )
+    if analyses is not None:
+        for name, frame in analyses(scenario, dataset, params, tables).items():
+            staged.write(name, frame.with_columns(pl.lit(run_id).alias("run_id")))
     finished = dt.datetime.now(dt.UTC)
     runs_row = pl.DataFrame(
         {
@@ -127,8 +138,6 @@ def execute(
             "status": ["complete"],
         }
     )
-    out = {"runs": runs_row}
-    for name, frame in tables.items():
-        out[name] = frame.with_columns(pl.lit(run_id).alias("run_id"))
-    store.write_run(run_id, out)
+    staged.write("runs", runs_row)
+    staged.publish()
     return run_id

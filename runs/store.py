@@ -170,7 +170,7 @@ class ResultsStore:
         con = duckdb.connect(str(tmp))
         try:
             for table in TABLES:
-                pattern = (self.runs_dir.resolve() / "*" / f"{table}.parquet").as_posix()
+                pattern = (self.runs_dir.resolve() / "*" / f"{table}.*parquet").as_posix()
                 if any(self.runs_dir.glob(f"*/{table}.parquet")):
                     con.execute(f"create view {table} as select * from read_parquet('{pattern}', union_by_name=true)")
                 else:  # a table newer than every stored run (read-only upgrade): empty, with its columns
@@ -185,24 +185,17 @@ class ResultsStore:
 
     def write_run(self, run_id: str, tables: Mapping[str, pl.DataFrame]) -> Path:
         """Write all tables of one run to Parquet in staging, then publish them with one rename."""
-        unknown = set(tables) - set(TABLES)
-        if unknown:
-            raise ValueError(f"unknown result tables {sorted(unknown)}")
-        frames = {t: table_frame(t, tables.get(t, pl.DataFrame(schema=TABLES[t]))) for t in TABLES}
-        return self._publish(run_id, frames)
+        staged = self.stage(run_id)
+        for table, frame in tables.items():
+            staged.write(table, frame)
+        return staged.publish()
 
     def _publish(self, run_id: str, frames: Mapping[str, pl.DataFrame]) -> Path:
-        stage = self.staging_dir / run_id
-        stage.mkdir(parents=True, exist_ok=False)
-        for table, frame in frames.items():
-            frame.write_parquet(stage / f"{table}.parquet", compression="zstd", statistics=True)
-        for path in stage.iterdir():
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        final = self.runs_dir / run_id
-        os.rename(stage, final)
-        return final
+        return self.write_run(run_id, frames)
+
+    def stage(self, run_id: str) -> StagedRun:
+        """A run being written part by part (one part per chunk of members); invisible until `publish`."""
+        return StagedRun(self, run_id)
 
     # ---------------------------------------------------------------- reading
     def connect(self) -> duckdb.DuckDBPyConnection:
@@ -238,6 +231,38 @@ class ResultsStore:
             raise QueryError("query", "sql", sql, f"valid read-only SQL ({str(exc).splitlines()[0]})") from None
         finally:
             con.close()
+
+
+class StagedRun:
+    """Parquet parts of one run in `.staging/<run_id>/`: part 0 of a table is `<table>.parquet`, part k
+    `<table>.part-<k>.parquet` (the views read `<table>.*parquet`). Memory stays bounded by one chunk."""
+
+    def __init__(self, store: ResultsStore, run_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.folder = store.staging_dir / run_id
+        self.folder.mkdir(parents=True, exist_ok=False)
+        self.written: set[str] = set()
+
+    def write(self, table: str, frame: pl.DataFrame, part: int = 0) -> None:
+        """Write one part of a table (part numbers are the chunk indices, so file names do not depend on timing)."""
+        if table not in TABLES:
+            raise ValueError(f"unknown result table {table}")
+        name = f"{table}.parquet" if part == 0 else f"{table}.part-{part:05d}.parquet"
+        table_frame(table, frame).write_parquet(self.folder / name, compression="zstd", statistics=True)
+        self.written.add(table)
+
+    def publish(self) -> Path:
+        """Add empty files for tables the run did not write, flush, and make the run visible with one rename."""
+        for table in set(TABLES) - self.written:
+            self.write(table, pl.DataFrame(schema=TABLES[table]))
+        for path in self.folder.iterdir():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+        self.store.runs_dir.mkdir(parents=True, exist_ok=True)
+        final = self.store.runs_dir / self.run_id
+        os.rename(self.folder, final)
+        return final
 
 
 _READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
