@@ -52,7 +52,7 @@ class SegmentInputs:
     sales_total: np.ndarray | None = None  # (M|1, Y) sales per year (sales-driven)
     age_limit_yr: int = 0  # compulsory age limit (0 = none)
     km_limit_km: float = 0.0  # compulsory kilometre limit per vehicle (0 = none)
-    km_sigma: float = 0.0  # log-sd of per-vehicle kilometres within a cohort
+    km_sigma: float | np.ndarray = 0.0  # log-sd of per-vehicle kilometres within a cohort: a number or (M|1, 1)
     km_enforcement: float = 0.0  # share of vehicles over the kilometre limit that actually retire
     base_km: np.ndarray | None = None  # (M|1, A) mean accumulated km per vehicle by age, end of base year
     charger_pool_share: float = 0.0  # share of the charger-served BEV stock this segment may use (0 = own depots)

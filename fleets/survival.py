@@ -54,23 +54,30 @@ def age_limit_rates(ages: int, age_limit_yr: int) -> np.ndarray:
     return rates
 
 
-def share_over_km_limit(mean_km: np.ndarray, limit_km: float, sigma: float) -> np.ndarray:
+def share_over_km_limit(mean_km: np.ndarray, limit_km: float, sigma: float | np.ndarray) -> np.ndarray:
     """Share of a cohort whose accumulated kilometres exceed `limit_km`, the cohort mean being `mean_km`.
 
-    Per-vehicle kilometres are log-normal with log-sd `sigma` around the mean; sigma = 0 is a step at the mean.
+    Per-vehicle kilometres are log-normal with log-sd `sigma` (a number, or per member broadcasting against
+    `mean_km`) around the mean; sigma = 0 is a step at the mean.
     """
     km = np.asarray(mean_km, dtype=float)
     if limit_km <= 0:
         return np.zeros_like(km)
-    if sigma <= 0:
-        return (km >= limit_km).astype(float)
+    sig = np.asarray(sigma, dtype=float)
+    step = (km >= limit_km).astype(float)
+    if np.all(sig <= 0):
+        return step
     # P(X > L) for log-normal X with mean km: 1 - Phi((ln L - mu) / sigma) = Phi((mu - ln L) / sigma); scipy's ndtr
     # is the normal CDF without the distribution-object overhead (this runs every year for every member).
-    mu = np.log(np.maximum(km, 1e-300)) - 0.5 * sigma**2
-    return np.where(km > 0, ndtr((mu - np.log(limit_km)) / sigma), 0.0)
+    safe = np.where(sig > 0, sig, 1.0)
+    mu = np.log(np.maximum(km, 1e-300)) - 0.5 * safe**2
+    smooth = np.where(km > 0, ndtr((mu - np.log(limit_km)) / safe), 0.0)
+    return np.where(sig > 0, smooth, step)
 
 
-def km_limit_hazard(km_before: np.ndarray, km_after: np.ndarray, limit_km: float, sigma: float) -> np.ndarray:
+def km_limit_hazard(
+    km_before: np.ndarray, km_after: np.ndarray, limit_km: float, sigma: float | np.ndarray
+) -> np.ndarray:
     """Share of the remaining vehicles of a cohort that reach the kilometre limit while going from km_before to
     km_after (vehicles keep their rank in the cohort, so those already over the limit are the ones gone)."""
     before = share_over_km_limit(km_before, limit_km, sigma)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -313,8 +314,13 @@ def compare(
 
 def main() -> None:
     """Console-script entry: user errors become one line on stderr and exit code 2, never a traceback."""
+    # Ctrl-C (SIGINT) always interrupts, even when started from a shell that ignores it for background jobs
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        # typer turns Ctrl-C into exit code 130 and, outside standalone mode, returns it instead of exiting
+        if code == 130:
+            raise KeyboardInterrupt
     except UserError as exc:
         err_console.print(f"error: {exc.one_line()}", markup=False)
         sys.exit(exc.exit_code)

@@ -18,7 +18,8 @@ import numpy as np
 import polars as pl
 
 from transport.dataset import Dataset
-from transport.model import simulate
+from transport.freight import FreightResult, simulate_freight
+from transport.model import freight_members, simulate
 from transport.scenario import Scenario
 
 DEFAULT_CHUNK = 2000
@@ -39,11 +40,17 @@ def chunks(members: int, size: int) -> list[Chunk]:
 
 
 def run_chunk(
-    scenario: Scenario, dataset: Dataset, params: Mapping[str, np.ndarray], years: np.ndarray, chunk: Chunk
+    scenario: Scenario,
+    dataset: Dataset,
+    params: Mapping[str, np.ndarray],
+    years: np.ndarray,
+    chunk: Chunk,
+    freight: FreightResult | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Simulate one chunk and renumber its members to their ensemble index."""
+    """Simulate one chunk (given its members' freight, if computed for the ensemble) and renumber its members to
+    their ensemble index."""
     sliced = {name: values[chunk.start : chunk.stop] for name, values in params.items()}
-    tables = simulate(scenario, dataset, sliced, years, chunk.stop - chunk.start)
+    tables = simulate(scenario, dataset, sliced, years, chunk.stop - chunk.start, freight=freight)
     return {
         name: frame.with_columns((pl.col("member") + chunk.start).cast(pl.Int32))
         if "member" in frame.columns
@@ -84,6 +91,11 @@ def run_ensemble(
     chunk, not the ensemble), and the tables named in `keep` (default: all) come back concatenated in member order
     whatever order the chunks finish in."""
     parts = chunks(members, chunk_size)
+    # Freight once for the whole ensemble, here: its routes follow the ensemble-mean generalised cost and its
+    # capacity restraint stops on the ensemble's gap, so a member's freight depends on the members it is computed
+    # with. Computing it for all members at once makes every chunking and executor give the same rows.
+    freight = simulate_freight(dataset.freight, scenario.levers.freight, params, years, members)
+    shares = {i: freight_members(freight, c.start, c.stop) for i, c in enumerate(parts)}
     kept: dict[int, dict[str, pl.DataFrame]] = {}
     done = 0
 
@@ -98,9 +110,12 @@ def run_ensemble(
 
     if pool is None or len(parts) == 1:
         for index, chunk in enumerate(parts):
-            collect(index, run_chunk(scenario, dataset, params, years, chunk))
+            collect(index, run_chunk(scenario, dataset, params, years, chunk, shares[index]))
     else:
-        futures = {pool.submit(run_chunk, scenario, dataset, params, years, chunk): i for i, chunk in enumerate(parts)}
+        futures = {
+            pool.submit(run_chunk, scenario, dataset, params, years, chunk, shares[i]): i
+            for i, chunk in enumerate(parts)
+        }
         for future in as_completed(futures):
             collect(futures[future], future.result())
     names = kept[0].keys()

@@ -705,9 +705,10 @@ def engine_inputs(
                 sales_total=None if mode == "stock" else np.asarray((sales_paths or {})[seg], float),
                 age_limit_yr=int(row["age_limit_yr"]),
                 km_limit_km=float(row["km_limit_km"]),
-                km_sigma=float(m["fleet_km_sigma"][0]),
+                km_sigma=np.asarray(m["fleet_km_sigma"], dtype=float)[:, None],
                 km_enforcement=float(row["km_enforcement"]),
-                base_km=base_km_by_age(data, seg, float(m["fleet_vkt_factor"][0]))[None, :],
+                # accumulated km are linear in the member's use factor
+                base_km=base_km_by_age(data, seg)[None, :] * np.asarray(m["fleet_vkt_factor"], dtype=float)[:, None],
                 charger_pool_share=float(row["charger_pool_share"]),
             )
         )

@@ -24,7 +24,7 @@ import polars as pl
 from transport import targets as tg
 from transport.dataset import Dataset
 from transport.fleet_model import ActivityInput, simulate_fleets
-from transport.freight import COMMODITIES, T_PER_TEU, simulate_freight
+from transport.freight import COMMODITIES, T_PER_TEU, FreightResult, simulate_freight
 from transport.lmdi import EFFECTS, lmdi_oil
 from transport.result_tables import RESULT_COLUMNS
 from transport.scenario import Scenario
@@ -41,10 +41,15 @@ def simulate(
     params: Mapping[str, np.ndarray],
     years: np.ndarray,
     members: int,
+    freight: FreightResult | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Run the coupled model; returns the result tables (without run_id) keyed by table name."""
+    """Run the coupled model; returns the result tables (without run_id) keyed by table name.
+
+    `freight`: the freight result of these members if already computed (an ensemble computes freight once for all
+    its members, see runs.ensemble), else it is computed here."""
     levers = scenario.levers
-    freight = simulate_freight(dataset.freight, levers.freight, params, years, members)
+    if freight is None:
+        freight = simulate_freight(dataset.freight, levers.freight, params, years, members)
     urban = simulate_urban(dataset.urban, levers.urban, params, years, members)
     activity: dict[str, ActivityInput] = {
         seg: ActivityInput(vkt_bn=freight.truck_vkt_bn[seg]) for seg in TRUCK_SEGMENTS if seg in freight.truck_vkt_bn
@@ -114,6 +119,22 @@ def indicator_rows(freight: object, urban: object, years: np.ndarray) -> pl.Data
         frames.append(_long(f"bus_fleet_vehicles.{city}", "vehicles", np.asarray(buses)[:, :, i], years))
     schema = RESULT_COLUMNS["indicators"]
     return pl.concat(frames).cast(schema) if frames else pl.DataFrame(schema=schema)
+
+
+def freight_members(result: FreightResult, start: int, stop: int) -> FreightResult:
+    """Members [start, stop) of a freight result, renumbered from 0 (the frames' `member` and the arrays' rows)."""
+
+    def rows(frame: pl.DataFrame) -> pl.DataFrame:
+        keep = frame.filter((pl.col("member") >= start) & (pl.col("member") < stop))
+        return keep.with_columns((pl.col("member") - start).cast(pl.Int32))
+
+    return FreightResult(
+        freight=rows(result.freight),
+        railsea=rows(result.railsea),
+        truck_vkt_bn={seg: values[start:stop] for seg, values in result.truck_vkt_bn.items()},
+        msa_gap=result.msa_gap,
+        port_t=result.port_t[start:stop] if result.port_t.size else result.port_t,
+    )
 
 
 def urban_activity(urban: object, dataset: Dataset) -> dict[str, ActivityInput]:
