@@ -47,6 +47,24 @@ def test_target_sensitivity_names_the_parameter_that_drives_a_target() -> None:
     assert rows["year"].to_list() == [None] * rows.height
 
 
+def test_pooled_and_yearly_targets_stack_in_one_table() -> None:
+    n = 150
+    rng = np.random.default_rng(2)
+    params = {"a": rng.random(n)}
+    yearly = pl.concat(
+        [
+            _targets(params["a"] + year).with_columns(
+                pl.lit("nev_share_of_stock").alias("target"), pl.lit(year, dtype=pl.Int32).alias("year")
+            )
+            for year in (2025, 2030)
+        ]
+    )
+    rows = target_sensitivity(pl.concat([_targets(2.0 * params["a"]), yearly]), params, ["a"], seed=0)
+    s1 = rows.filter(pl.col("index") == "S1")
+    assert sorted(s1["year"].to_list(), key=lambda y: y or 0) == [None, 2025, 2030]
+    assert s1["value"].min() > 0.8
+
+
 def test_small_ensembles_store_no_indices() -> None:
     n = MIN_MEMBERS  # members 1..N-1 form the design: one short of the minimum
     params = {"p": np.linspace(0, 1, n)}

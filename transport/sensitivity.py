@@ -113,6 +113,6 @@ def target_sensitivity(
                         "value": values["value"],
                         "conf": values["conf"],
                     }
-                )
+                ).cast(schema)  # type: ignore[arg-type]  # a pooled target's year is null: cast before stacking
             )
     return pl.concat(frames).cast(schema) if frames else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
