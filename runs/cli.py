@@ -7,8 +7,9 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
 import polars as pl
 import typer
 from rich.console import Console
@@ -16,6 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from transport.errors import UserError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from transport.dataset import Dataset
+    from transport.scenario import Scenario
 
 app = typer.Typer(
     add_completion=False,
@@ -31,7 +38,9 @@ DEFAULT_DB = Path("out/results.duckdb")
 DbOption = Annotated[Path, typer.Option("--db", help="Results database (views over per-run Parquet files)")]
 
 
-def _ensemble_analyses(scenario, _dataset, params, tables):  # type: ignore[no-untyped-def]
+def _ensemble_analyses(
+    scenario: Scenario, _dataset: Dataset, params: Mapping[str, np.ndarray], tables: dict[str, pl.DataFrame]
+) -> dict[str, pl.DataFrame]:
     """Global sensitivity of the headline targets (ensembles only; empty for a central run)."""
     from transport.sensitivity import target_sensitivity
 
@@ -131,7 +140,9 @@ def validate_history(
     run_set = dt.datetime.now(dt.UTC).strftime("hindcast-%Y%m%dT%H%M%S%fZ")
     table: list = []
 
-    def analyses(_scenario, _dataset, _params, tables):  # type: ignore[no-untyped-def]
+    def analyses(
+        _scenario: Scenario, _dataset: Dataset, _params: Mapping[str, np.ndarray], tables: dict[str, pl.DataFrame]
+    ) -> dict[str, pl.DataFrame]:
         table.append(hindcast.compare(tables, facts))
         return {"hindcast": table[0]}
 
@@ -177,7 +188,7 @@ def seek(
     from runs.store import ResultsStore
     from transport import seek as seeking
     from transport.errors import ScenarioError
-    from transport.scenario import _raw_with_parents, sample_parameters
+    from transport.scenario import raw_with_parents, sample_parameters
 
     wanted = [t.strip() for t in targets.split(",") if t.strip()]
     for name in wanted:
@@ -189,7 +200,7 @@ def seek(
         if name not in available:
             raise ScenarioError("--levers", "lever", name, f"a year-path lever: {', '.join(available)}")
     base_scenario, path, dataset = prepare(RunRequest(base))
-    raw = _raw_with_parents(path)
+    raw = raw_with_parents(path)
     raw.pop("description", None)
     params = sample_parameters(base_scenario, 1, 0)
     name = f"seek_{base_scenario.name}"

@@ -215,7 +215,8 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def _raw_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+def raw_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The scenario file's tables merged over its `extends` chain (unvalidated; `extends` resolved away)."""
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(p.stem for p in (*chain, resolved))
@@ -237,7 +238,7 @@ def _raw_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
         raise ScenarioError(
             path, "extends", parent_name, f"a shipped scenario ({', '.join(shipped_scenarios())}) or file"
         )
-    parent = _raw_with_parents(parent_path, (*chain, resolved))
+    parent = raw_with_parents(parent_path, (*chain, resolved))
     parent.pop("description", None)
     return deep_merge(parent, raw)
 
@@ -245,7 +246,7 @@ def _raw_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
 def load_scenario(name_or_path: str | Path) -> tuple[Scenario, Path]:
     """Load and validate a scenario (shipped name or TOML path), resolving `extends`. Returns it and its file."""
     path = scenario_file(str(name_or_path))
-    raw = _raw_with_parents(path)
+    raw = raw_with_parents(path)
     return validate_scenario_dict(raw, path), path
 
 
