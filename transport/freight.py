@@ -218,6 +218,13 @@ class FreightData:
     calibration: Calibration | None = None
     cache: dict[str, object] = field(default_factory=dict)
 
+    def __getstate__(self) -> dict[str, object]:
+        # Graphs and routes are rebuilt on demand and keyed by id(): worthless in another process, and hundreds of
+        # MB after a long run. Only the calibration's base costs travel to worker processes.
+        state = dict(self.__dict__)
+        state["cache"] = {k: v for k, v in self.cache.items() if not k.startswith(("routes:", "graph:"))}
+        return state
+
 
 @dataclass
 class FreightResult:
