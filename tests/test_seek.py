@@ -79,3 +79,24 @@ def test_seek_writes_a_scenario_that_reproduces_its_numbers(tmp_path: Path) -> N
 def test_unknown_lever_is_a_user_error(tmp_path: Path) -> None:
     result = run_cli("seek", "--levers", "urban.no_such_lever", "--db", str(tmp_path / "r.duckdb"))
     assert_user_error(result, "--levers", "urban.no_such_lever")
+
+
+def test_knob_at_its_base_value_reproduces_the_base_path_and_moves_later_points() -> None:
+    import numpy as np
+
+    from transport.levers.base import year_path
+    from transport.scenario import load_scenario, raw_with_parents, validate_scenario_dict
+
+    scenario, path = load_scenario("plan")
+    knob = knobs()["fleets.chargers"]
+    years = np.arange(2020, 2061)
+    raw = raw_with_parents(path)
+    knob.apply(raw, scenario, knob.base_value(scenario))
+    same = validate_scenario_dict(raw, "same").levers.fleets.chargers
+    assert np.array_equal(year_path(same, years), year_path(scenario.levers.fleets.chargers, years))
+    raw = raw_with_parents(path)
+    knob.apply(raw, scenario, knob.base_value(scenario) + 2e5)
+    moved = validate_scenario_dict(raw, "moved").levers.fleets.chargers
+    delta = year_path(moved, years) - year_path(scenario.levers.fleets.chargers, years)
+    assert delta[years <= 2023].max() == 0.0  # untouched before the ramp
+    assert np.allclose(delta[years >= 2030], 2e5, rtol=1e-12)  # phased in, then kept

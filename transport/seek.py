@@ -1,8 +1,8 @@
 """Working back from the targets: lever settings that reach them, and the smallest single-lever change per target.
 
-A *knob* is one year-path lever of the scenario schema (e.g. `urban.parking_price_factor`) set to a value x in
-KNOB_YEAR and held after it, ramped linearly from the base scenario's value in RAMP_FROM (the base path up to
-RAMP_FROM is kept). Its range is the lever's valid range in the schema (the pydantic ge/le bounds).
+A *knob* is one year-path lever of the scenario schema (e.g. `urban.parking_price_factor`) moved to a value x in
+KNOB_YEAR: the base path plus (x - base value in KNOB_YEAR), phased in linearly from RAMP_FROM and kept after it
+(clipped to the range). Its range is the lever's valid range in the schema (the pydantic ge/le bounds).
 
 Method, and why it fits this model:
 - Each target reads only some engines (the coupling is one-way: freight and urban never read the fleets), so a
@@ -109,12 +109,17 @@ class Knob:
         return float(year_path(path, np.array([KNOB_YEAR]))[0]) if path else self.low
 
     def apply(self, raw: dict[str, Any], scenario: Scenario, x: float) -> None:
-        path = getattr(getattr(scenario.levers, self.domain), self.field)
-        start = float(year_path(path, np.array([RAMP_FROM]))[0]) if path else x
-        kept = {int(y): float(v) for y, v in path.items() if int(y) <= RAMP_FROM}
-        kept[RAMP_FROM] = start
-        kept[KNOB_YEAR] = float(x)
-        raw.setdefault("levers", {}).setdefault(self.domain, {})[self.field] = {str(y): v for y, v in kept.items()}
+        """The base path plus (x - base value) phased in linearly from RAMP_FROM (0) to KNOB_YEAR (all of it), kept
+        after; so x = base value reproduces the base path exactly, and later points (e.g. chargers in 2060) move with
+        the change instead of being dropped."""
+        path = getattr(getattr(scenario.levers, self.domain), self.field) or {RAMP_FROM: self.base_value(scenario)}
+        years = sorted({*(int(y) for y in path), RAMP_FROM, KNOB_YEAR})
+        base = year_path(path, np.array(years))
+        phase = np.clip((np.array(years, dtype=float) - RAMP_FROM) / (KNOB_YEAR - RAMP_FROM), 0.0, 1.0)
+        values = np.clip(base + (x - self.base_value(scenario)) * phase, self.low, self.high)
+        raw.setdefault("levers", {}).setdefault(self.domain, {})[self.field] = {
+            str(y): float(v) for y, v in zip(years, values, strict=True)
+        }
 
 
 def knobs() -> dict[str, Knob]:
