@@ -23,8 +23,14 @@ import simpy
 from fleets import AGES, POWERTRAINS, group_mask
 from fleets.choice import apply_max_share, apply_min_share, charger_cap_share
 from fleets.energy import vintage_intensity
-from fleets.stock import turnover_step
-from fleets.survival import age_limit_rates, km_limit_hazard, programme_removal, transition_rates
+from fleets.stock import age_survivors, settle_sales
+from fleets.survival import (
+    age_limit_rates,
+    hazard_between_shares,
+    programme_removal,
+    share_over_km_limit,
+    transition_rates,
+)
 
 P = len(POWERTRAINS)
 BEV = POWERTRAINS.index("bev")
@@ -211,80 +217,93 @@ def _segment_process(
     out: SimulationOutput,
 ):
     n_years = len(years)
-    shape = (members, P, AGES)
-    stock = np.array(np.broadcast_to(seg.base_stock, shape), dtype=float)
-    spare = np.empty_like(stock)
-    base_rates = transition_rates(seg.log_survival) * age_limit_rates(AGES, seg.age_limit_yr)
-    base_rates = np.ascontiguousarray(base_rates)
     available = np.asarray(seg.available, dtype=bool)
+    base_stock = np.asarray(seg.base_stock, dtype=float)
+    # Powertrain rows that can ever hold vehicles: on sale, or in the base stock. The others stay zero in every
+    # output, so the (M, rows, A) state skips them (a quarter of the elements for the Guangxi segments).
+    rows = np.flatnonzero(available | (base_stock.sum(axis=(0, 2)) > 0))
+    stock = np.array(np.broadcast_to(base_stock[:, rows], (members, len(rows), AGES)), order="C")
+    spare = np.empty_like(stock)
+    # Full-shape contiguous rates let age_survivors take its flat fast path.
+    base_rates = transition_rates(np.asarray(seg.log_survival)[:, rows]) * age_limit_rates(AGES, seg.age_limit_yr)
+    base_rates = np.ascontiguousarray(np.broadcast_to(base_rates, stock.shape))
     vkt_new = np.broadcast_to(seg.vkt_new_km, (members, n_years))
     g = np.asarray(seg.vkt_age_factor, dtype=float)
-    intensity0 = np.broadcast_to(seg.intensity_mj_km, (members, P))
-    uniform_intensity = np.asarray(seg.intensity_mj_km).shape[0] == 1
-    phev_e = np.broadcast_to(seg.phev_electric_mj_km, (members,))
-    uf = np.broadcast_to(seg.phev_utility_factor, (members,))
+    sums = _StockSums(seg, rows, members, int(years[0]))
     use_km = seg.km_limit_km > 0 and seg.km_enforcement > 0
-    km = np.array(np.broadcast_to(seg.base_km, (members, AGES)), dtype=float) if use_km else None
-    res = {k: np.zeros((members, n_years, P)) for k in ("stock", "sales", "retirements", "vkt", "energy")}
-    phev_elec = np.zeros((members, n_years))
+    if use_km:
+        km = np.array(np.broadcast_to(seg.base_km, (members, AGES)), dtype=float)
+        over = share_over_km_limit(km, seg.km_limit_km, seg.km_sigma)
+        keep = np.ones((members, AGES))
+    # Results are written year-major (one contiguous block per year, not one cache line per member) and handed out
+    # as (members, years, powertrains) views.
+    res = {k: np.zeros((n_years, members, P)) for k in ("stock", "sales", "retirements", "vkt", "energy")}
+    phev_elec = np.zeros((n_years, members))
     stock_p = stock.sum(axis=-1)
-    res["stock"][:, 0] = stock_p
-    res["sales"][:, 0] = stock[..., 0]
-    _energy_into(res, phev_elec, 0, stock, vkt_new[:, 0], g, seg, intensity0, uniform_intensity, phev_e, uf, years)
+    res["stock"][0][:, rows] = stock_p
+    res["sales"][0][:, rows] = stock[..., 0]
+    base_sums = sums.of(stock, int(years[0]))
+    sums.energy_into(res, phev_elec, 0, base_sums[..., 1].T, base_sums[..., 2].T, vkt_new[:, 0])
+    surv_full = np.zeros((members, P))
+    logit_by_year = np.ascontiguousarray(np.moveaxis(seg.shares, 1, 0))  # (Y, M|1, P): one block per year
     for i in range(1, n_years):
         year = int(years[i])
         step_time = float(year) + 1.0
         if step_time > env.now:
             yield env.timeout(step_time - env.now)
-        rates = base_rates
-        extra = None
+        new = age_survivors(stock, base_rates, out=spare)
         if use_km:
-            # Accumulated kilometres of each cohort after this year's driving (age a -> a + 1).
+            # Accumulated kilometres of each cohort after this year's driving (age a -> a + 1); the share over the
+            # limit of the new state is next year's "before", so each state is evaluated once.
             km_new = np.empty_like(km)
-            km_new[:, 1:] = km[:, :-1] + vkt_new[:, i : i + 1] * g[None, 1:]
+            np.add(km[:, :-1], vkt_new[:, i : i + 1] * g[None, 1:], out=km_new[:, 1:])
             km_new[:, 0] = 0.5 * vkt_new[:, i] * g[0]
-            hazard = np.ones_like(km)
-            hazard[:, :-1] = 1.0 - seg.km_enforcement * km_limit_hazard(
-                km[:, :-1], km_new[:, 1:], seg.km_limit_km, seg.km_sigma
-            )
-            extra = hazard[:, None, :]
-            km = km_new
+            over_new = share_over_km_limit(km_new, seg.km_limit_km, seg.km_sigma)
+            keep[:, 1:] = 1.0 - seg.km_enforcement * hazard_between_shares(over[:, :-1], over_new[:, 1:])
+            new *= keep[:, None, :]
+            km, over = km_new, over_new
         for prog in active[seg.name]:
             removal = programme_removal(float(year), prog.start, prog.end)
             if removal <= 0:
                 continue
-            factor = np.ones((P, AGES))
-            ages_now = np.arange(AGES)
-            targeted = (year - 1 - ages_now) <= prog.max_vintage  # vintage of the cohort aged a at end of year - 1
+            vintage = year - np.arange(AGES)  # cohorts now aged a were aged a - 1 at the end of year - 1
+            factor = np.ones((len(rows), AGES))
             for p in prog.powertrains:
-                factor[POWERTRAINS.index(p), targeted] = 1.0 - removal
-            extra = factor[None] if extra is None else extra * factor[None]
-        if extra is not None:
-            rates = base_rates * extra
-        logit = np.broadcast_to(seg.shares[:, i], (members, P))
+                factor[np.flatnonzero(rows == POWERTRAINS.index(p))[:, None], vintage <= prog.max_vintage] = (
+                    1.0 - removal
+                )
+            new *= factor[None]
+        logit = np.broadcast_to(logit_by_year[i], (members, P))
         demand = None if seg.demand is None else np.broadcast_to(seg.demand[:, i], (members,))
         sales_total = None if seg.sales_total is None else np.broadcast_to(seg.sales_total[:, i], (members,))
         bounds = book.bounds(seg.name, float(year))
         cap = infra.bev_cap(i) * seg.charger_pool_share if seg.charger_pool_share > 0 and available[BEV] else None
 
         def shares_rule(surv_p, total, logit=logit, bounds=bounds, cap=cap):
-            return bounded_shares(logit, surv_p, total, bounds, cap, available)
+            surv_full[:, rows] = surv_p
+            return bounded_shares(logit, surv_full, total, bounds, cap, available)[:, rows]
 
-        step = turnover_step(
-            stock, rates, shares_rule, demand=demand, sales_total=sales_total, stock_by_powertrain=stock_p, out=spare
-        )
+        # One pass gives the survivors, their use and energy; the sales entering at age 0 are added after.
+        aged = sums.of(new, year)
+        step = settle_sales(new, stock_p, shares_rule, demand, sales_total, survivors_by_powertrain=aged[..., 0].T)
+        if np.any(step.excess_retired > 0):
+            aged = sums.of(step.stock, year)
+            use_weighted, intensity_weighted = aged[..., 1].T, aged[..., 2].T
+        else:
+            use_weighted = aged[..., 1].T + step.sales * sums.weights[:, 0, 1]
+            intensity_weighted = aged[..., 2].T + step.sales * sums.weights[:, 0, 2]
         spare, stock = stock, step.stock
         stock_p = step.stock_by_powertrain
-        res["stock"][:, i] = stock_p
-        res["sales"][:, i] = step.sales
-        res["retirements"][:, i] = step.retirements
-        _energy_into(res, phev_elec, i, stock, vkt_new[:, i], g, seg, intensity0, uniform_intensity, phev_e, uf, years)
-    out.stock[seg.name] = res["stock"]
-    out.sales[seg.name] = res["sales"]
-    out.retirements[seg.name] = res["retirements"]
-    out.vkt_km[seg.name] = res["vkt"]
-    out.energy_mj[seg.name] = res["energy"]
-    out.phev_electric_mj[seg.name] = phev_elec
+        res["stock"][i][:, rows] = stock_p
+        res["sales"][i][:, rows] = step.sales
+        res["retirements"][i][:, rows] = step.retirements
+        sums.energy_into(res, phev_elec, i, use_weighted, intensity_weighted, vkt_new[:, i])
+    out.stock[seg.name] = res["stock"].transpose(1, 0, 2)
+    out.sales[seg.name] = res["sales"].transpose(1, 0, 2)
+    out.retirements[seg.name] = res["retirements"].transpose(1, 0, 2)
+    out.vkt_km[seg.name] = res["vkt"].transpose(1, 0, 2)
+    out.energy_mj[seg.name] = res["energy"].transpose(1, 0, 2)
+    out.phev_electric_mj[seg.name] = phev_elec.T
 
 
 def bounded_shares(
@@ -309,17 +328,45 @@ def bounded_shares(
     return shares
 
 
-def _energy_into(res, phev_elec, i, stock, u, g, seg, intensity0, uniform, phev_e, uf, years) -> None:
-    """Vehicle-km and energy of the stock at the end of year index i."""
-    year = int(years[i])
-    rel = vintage_intensity(
-        np.ones(P), seg.improvement_per_yr, seg.historical_per_yr, seg.floor_ratio, int(years[0]), year, AGES
-    )  # (P, A) relative to the base vintage
-    km_pa = np.einsum("mpa,a->mp", stock, g)  # vehicle-years weighted by relative use
-    res["vkt"][:, i] = km_pa * u[:, None]
-    weighted = np.einsum("mpa,pa->mp", stock, rel * g[None, :])  # km-weighted relative intensity
-    energy = weighted * u[:, None] * intensity0
-    fuel_share = 1.0 - uf
-    energy[:, PHEV] *= fuel_share
-    res["energy"][:, i] = energy
-    phev_elec[:, i] = weighted[:, PHEV] * u * phev_e * uf
+class _StockSums:
+    """Per member and powertrain row, in one BLAS pass over a stock (M, rows, A): vehicles, vehicle-years weighted by
+    relative use g(a), and the same weighted by the vintage's intensity relative to the base vintage."""
+
+    def __init__(self, seg: SegmentInputs, rows: np.ndarray, members: int, base_year: int) -> None:
+        self.seg = seg
+        self.rows = rows
+        self.base_year = base_year
+        self.g = np.asarray(seg.vkt_age_factor, dtype=float)
+        self.intensity0 = np.broadcast_to(seg.intensity_mj_km, (members, P))[:, rows]
+        self.phev_e = np.broadcast_to(seg.phev_electric_mj_km, (members,))
+        self.uf = np.broadcast_to(seg.phev_utility_factor, (members,))
+        self.phev_row = np.flatnonzero(rows == PHEV)
+        self.weights = np.empty((len(rows), AGES, 3))  # (rows, A, [1, g, g x relative intensity])
+        self.weights[:, :, 0] = 1.0
+        self.weights[:, :, 1] = self.g
+        self.year = None
+
+    def of(self, stock: np.ndarray, year: int) -> np.ndarray:
+        """(rows, M, 3) sums of the stock at the end of `year`."""
+        if year != self.year:
+            seg = self.seg
+            rel = vintage_intensity(
+                np.ones(P), seg.improvement_per_yr, seg.historical_per_yr, seg.floor_ratio, self.base_year, year, AGES
+            )
+            self.weights[:, :, 2] = rel[self.rows] * self.g
+            self.year = year
+        # (rows, M, A) @ (rows, A, 3) is a batched matmul numpy hands to BLAS without copying the stock.
+        return np.matmul(stock.transpose(1, 0, 2), self.weights)
+
+    def energy_into(
+        self, res: dict, phev_elec: np.ndarray, i: int, use_weighted: np.ndarray, weighted: np.ndarray, u: np.ndarray
+    ) -> None:
+        """Vehicle-km and energy of year index i from the stock's use-weighted and intensity-weighted sums (M, rows)
+        and the new-vehicle use u (M,) km."""
+        res["vkt"][i][:, self.rows] = use_weighted * u[:, None]
+        energy = weighted * u[:, None] * self.intensity0
+        if self.phev_row.size:
+            r = self.phev_row[0]
+            energy[:, r] *= 1.0 - self.uf
+            phev_elec[i] = weighted[:, r] * u * self.phev_e * self.uf
+        res["energy"][i][:, self.rows] = energy

@@ -37,7 +37,14 @@ def age_survivors(stock: np.ndarray, rates: np.ndarray, out: np.ndarray | None =
     """Survivors one year older: out[..., a+1] = stock[..., a] * rates[..., a]; out[..., 0] = 0."""
     if out is None:
         out = np.empty_like(stock)
-    np.multiply(stock[..., :-1], rates[..., :-1], out=out[..., 1:])
+    if rates.shape == stock.shape and all(x.flags.c_contiguous for x in (stock, rates, out)):
+        # One multiply over the flattened arrays, four times faster than over the shifted 3-D slices: element k + 1
+        # receives stock[k] * rates[k]; where k is a row's last age the product lands on the next row's age 0,
+        # which is reset below.
+        flat = out.reshape(-1)
+        np.multiply(stock.reshape(-1)[:-1], rates.reshape(-1)[:-1], out=flat[1:])
+    else:
+        np.multiply(stock[..., :-1], rates[..., :-1], out=out[..., 1:])
     out[..., 0] = 0.0
     return out
 
@@ -73,10 +80,25 @@ def turnover_step(
     if (demand is None) == (sales_total is None):
         raise ValueError("give exactly one of demand (stock-driven) or sales_total (sales-driven)")
     before = stock.sum(axis=-1) if stock_by_powertrain is None else stock_by_powertrain
-    new = age_survivors(stock, rates, out=out)
-    surv_p = new.sum(axis=-1)
+    return settle_sales(age_survivors(stock, rates, out=out), before, shares, demand, sales_total)
+
+
+def settle_sales(
+    survivors: np.ndarray,
+    before_by_powertrain: np.ndarray,
+    shares: np.ndarray | SharesRule,
+    demand: np.ndarray | None = None,
+    sales_total: np.ndarray | None = None,
+    survivors_by_powertrain: np.ndarray | None = None,
+) -> StepResult:
+    """Second half of a turnover step, on the aged stock `survivors` (M, P, A) whose age-0 bin is empty: retire the
+    excess oldest first (stock-driven), put the year's sales into age 0 (in place) and account the flows.
+    `before_by_powertrain` (M, P) is the stock at the end of the previous year; `survivors_by_powertrain` may pass
+    survivors.sum(-1) if already known."""
+    new = survivors
+    surv_p = new.sum(axis=-1) if survivors_by_powertrain is None else survivors_by_powertrain
     surv_total = surv_p.sum(axis=-1)
-    excess_retired = np.zeros(stock.shape[0])
+    excess_retired = np.zeros(new.shape[0])
     if demand is not None:
         gap = np.asarray(demand, dtype=float) - surv_total
         total = np.maximum(gap, 0.0)
@@ -91,5 +113,5 @@ def turnover_step(
     sales = total[:, None] * shares
     new[..., 0] = sales
     after = surv_p + sales
-    retirements = before - surv_p
+    retirements = before_by_powertrain - surv_p
     return StepResult(new, after, sales, retirements, excess_retired)

@@ -64,6 +64,12 @@ def share_over_km_limit(mean_km: np.ndarray, limit_km: float, sigma: float | np.
     if limit_km <= 0:
         return np.zeros_like(km)
     sig = np.asarray(sigma, dtype=float)
+    if np.all(sig > 0):
+        # The common case, in place: ln(max(km, tiny)) sends empty cohorts to z = -inf, share 0.
+        z = np.log(np.maximum(km, 1e-300))
+        z -= 0.5 * sig**2 + np.log(limit_km)
+        z /= sig
+        return ndtr(z, out=z)
     step = (km >= limit_km).astype(float)
     if np.all(sig <= 0):
         return step
@@ -80,8 +86,14 @@ def km_limit_hazard(
 ) -> np.ndarray:
     """Share of the remaining vehicles of a cohort that reach the kilometre limit while going from km_before to
     km_after (vehicles keep their rank in the cohort, so those already over the limit are the ones gone)."""
-    before = share_over_km_limit(km_before, limit_km, sigma)
-    after = share_over_km_limit(km_after, limit_km, sigma)
+    return hazard_between_shares(
+        share_over_km_limit(km_before, limit_km, sigma), share_over_km_limit(km_after, limit_km, sigma)
+    )
+
+
+def hazard_between_shares(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Share of the vehicles not yet over the limit (1 - before) that pass it as the cohort's share over the limit
+    rises from `before` to `after`; 1 where the cohort was already entirely over."""
     remaining = 1.0 - before
     safe = np.where(remaining > 1e-15, remaining, 1.0)
     return np.where(remaining > 1e-15, np.clip((after - before) / safe, 0.0, 1.0), 1.0)
