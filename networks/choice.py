@@ -9,15 +9,19 @@ from __future__ import annotations
 import numpy as np
 
 
-def logit_split(utility: np.ndarray) -> np.ndarray:
-    """Shares exp(V_k) / sum_j exp(V_j) over the last axis; -inf utilities are infeasible alternatives."""
-    utility = np.asarray(utility, dtype=float)
-    top = np.max(utility, axis=-1, keepdims=True)
-    finite_top = np.where(np.isfinite(top), top, 0.0)
-    # subtracting the row maximum keeps exp() in range whatever the cost scale
-    expo = np.exp(utility - finite_top)
-    total = expo.sum(axis=-1, keepdims=True)
-    return np.divide(expo, total, out=np.zeros_like(expo), where=total > 0)
+def logit_split(utility: np.ndarray, axis: int = -1, *, overwrite: bool = False) -> np.ndarray:
+    """Shares exp(V_k) / sum_j exp(V_j) over `axis` (the alternatives); -inf utilities are infeasible alternatives.
+
+    overwrite=True computes the shares in the utility array itself (a float array the caller no longer needs)."""
+    shares = np.asarray(utility, dtype=float) if overwrite else np.array(utility, dtype=float)
+    top = np.max(shares, axis=axis, keepdims=True)
+    top[~np.isfinite(top)] = 0.0
+    # subtracting the row maximum keeps exp() in range whatever the cost scale; a row with nothing feasible is
+    # exp(-inf) = 0 throughout and stays 0
+    shares -= top
+    np.exp(shares, out=shares)
+    total = shares.sum(axis=axis, keepdims=True)
+    return np.divide(shares, total, out=shares, where=total > 0)
 
 
 def logsum(utility: np.ndarray) -> np.ndarray:

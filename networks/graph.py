@@ -16,7 +16,7 @@ state (a rail chain cannot degenerate into road only). Chains run in both orient
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -81,6 +81,9 @@ class MultimodalGraph:
     zone_node: np.ndarray  # (Z,) node of each zone in its access layer
     zone_layer: np.ndarray  # (Z,) access layer of each zone
     zone_snap_km: np.ndarray  # (Z,) distance from the zone point to its node
+    # structures derived from the (immutable) arrays above, built on first use: a year's graph is routed and loaded
+    # hundreds of times
+    derived: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def n_elements(self) -> int:
@@ -88,9 +91,12 @@ class MultimodalGraph:
 
     def group_matrix(self) -> csr_array:
         """(elements x groups) 0/1 matrix: which capacity group each element loads."""
-        rows = np.flatnonzero(self.el_group >= 0)
-        data = np.ones(len(rows))
-        return csr_array((data, (rows, self.el_group[rows])), shape=(self.n_elements, max(len(self.groups), 1)))
+        if "group_matrix" not in self.derived:
+            rows = np.flatnonzero(self.el_group >= 0)
+            data = np.ones(len(rows))
+            shape = (self.n_elements, max(len(self.groups), 1))
+            self.derived["group_matrix"] = csr_array((data, (rows, self.el_group[rows])), shape=shape)
+        return self.derived["group_matrix"]
 
 
 def _group_index(names: pl.Series, group_of: dict[str, str], groups: list[str]) -> np.ndarray:
@@ -201,6 +207,15 @@ def _state_edges(
     graph: MultimodalGraph, states: tuple[str, ...], via: str = ""
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Supergraph edges (src, dst, element id; -1 = zone connector) of a chain orientation."""
+    key = ("state_edges", states, via)
+    if key not in graph.derived:
+        graph.derived[key] = _build_state_edges(graph, states, via)
+    return graph.derived[key]
+
+
+def _build_state_edges(
+    graph: MultimodalGraph, states: tuple[str, ...], via: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n, k, z = graph.n_nodes, len(states), len(graph.zones)
     src, dst, el = [], [], []
     is_link = graph.el_kind == "link"

@@ -78,7 +78,7 @@ def test_conservation_tonnes_assigned_equal_demanded(data: F.FreightData) -> Non
     )
     routes = F.find_routes(graph, F._element_cost(graph, prices, np.zeros((len(graph.groups), 1))))
     util = F.chain_utility(routes, prices, np.zeros((len(graph.groups), 1)), F.Choice(np.array([0.02]), cal.asc))
-    shares = logit_split(util)[0]  # (C, OD, K)
+    shares = logit_split(util, axis=2)[..., 0]  # (C, OD, K)
     has_demand = demand > 0
     assert np.all(routes.feasible.any(axis=2)[has_demand])
     assigned = (demand[..., None] * shares).sum(axis=2)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy.sparse import csr_array
+from scipy.sparse import csr_array, vstack
 
 from networks.assign import congestion_penalty, msa_assign
 from networks.choice import logit_split
@@ -467,13 +467,41 @@ def year_prices(
 
 @dataclass
 class Routes:
-    """Per commodity and chain: the OD x element incidence, OD x attribute sums, OD x group use, feasibility."""
+    """Per commodity and chain: the OD x element incidence, OD x attribute sums, OD x group use, feasibility, and the
+    member-independent terms every loading reuses (computed once per set of routes)."""
 
-    inc: list[list[csr_array]]  # [c][k] (Z*Z, E)
+    incidence_t: list[csr_array]  # [c] (E, Z*Z*Kc): element x (OD, chain), columns OD-major
     path_attrs: np.ndarray  # (C, Z*Z, Kc, A)
     group_use: np.ndarray  # (C, Z*Z, Kc, G)
     railsea_use: np.ndarray  # (C, Z*Z, Kc) rail<->sea transfers crossed
     feasible: np.ndarray  # (C, Z*Z, Kc)
+    mode_use: np.ndarray = field(init=False)  # (C, Z*Z*Kc, 4) 1 where the path uses the mode inside the model
+    features: np.ndarray = field(init=False)  # (C, Z*Z*Kc, UTILITY_TERMS) see chain_utility
+
+    def __post_init__(self) -> None:
+        n_c, n_od, n_k, n_a = self.path_attrs.shape
+        in_km = self.path_attrs[..., [ATTRS.index(f"{m}_in_km") for m in MODES]]
+        self.mode_use = (in_km > 0).astype(float).reshape(n_c, n_od * n_k, len(MODES))
+        # Constants: rail (rail and rail-sea chains of every commodity but containers), inland water (chains using
+        # the river), rail-sea (rail-sea chains of containers, calibrated to the rail-sea TEU). Splitting rail-sea by
+        # commodity identifies rail tonnes and rail-sea TEU separately.
+        is_rail = np.array(["rail" in c.states for c in CHAINS], dtype=float)
+        is_railsea = np.array([c.name.startswith("rail_sea") for c in CHAINS], dtype=float)
+        k_water = np.array(["inland_water" in c.states for c in CHAINS], dtype=float)
+        coastal = np.array([c.name.startswith("coastal") for c in CHAINS], dtype=float)
+        box = np.array([c == "containers" for c in COMMODITIES], dtype=float)[:, None]  # (C, 1)
+        k_rail = is_rail[None, :] * (1.0 - box * is_railsea[None, :])
+        per_chain = np.stack([k_rail, np.broadcast_to(k_water, (n_c, n_k)), box * is_railsea])  # (3, C, Kc)
+        n_g = self.group_use.shape[-1]
+        x = np.empty((n_c, n_od, n_k, n_a + n_g + 7))
+        x[..., :n_a] = self.path_attrs
+        x[..., n_a : n_a + n_g] = self.group_use
+        x[..., n_a + n_g] = self.railsea_use * box[:, :, None]
+        x[..., n_a + n_g + 1 : n_a + n_g + 4] = per_chain.transpose(1, 2, 0)[:, None]
+        x[..., n_a + n_g + 4] = np.log1p(self.path_attrs[..., ATTRS.index("rail_km")] / 100.0)
+        x[..., n_a + n_g + 5] = np.log1p(self.path_attrs[..., ATTRS.index("inland_water_km")] / 100.0)
+        x[..., n_a + n_g + 6] = COASTAL_ASC * coastal
+        self.features = x.reshape(n_c, n_od * n_k, -1)
 
 
 def _special_elements(graph: MultimodalGraph) -> dict[str, np.ndarray]:
@@ -498,24 +526,26 @@ def find_routes(graph: MultimodalGraph, element_cost: np.ndarray) -> Routes:
     groups = np.zeros((n_c, z * z, n_k, gm.shape[1]))
     railsea = np.zeros((n_c, z * z, n_k))
     feasible = np.zeros((n_c, z * z, n_k), dtype=bool)
-    inc: list[list[csr_array]] = []
+    incidence_t: list[csr_array] = []
+    # row o * Kc + k of the stacked incidence is OD o on chain k (vstack puts chain k's ODs at k * Z*Z + o)
+    od_major = (np.arange(z * z)[:, None] + z * z * np.arange(n_k)[None, :]).reshape(-1)
     for c in range(n_c):
         row = []
         for k, chain in enumerate(CHAINS):
             paths = chain_paths(graph, chain, element_cost[c])
-            row.append(paths.incidence)
+            row.append(csr_array(paths.incidence))
             attrs[c, :, k] = paths.incidence @ graph.attrs
             groups[c, :, k] = (
                 (paths.incidence @ gm).toarray() if hasattr(paths.incidence @ gm, "toarray") else paths.incidence @ gm
             )
             railsea[c, :, k] = paths.incidence @ rs
             feasible[c, :, k] = np.isfinite(paths.cost).reshape(-1)
-        inc.append(row)
+        incidence_t.append(csr_array(vstack(row, format="csr")[od_major].T))
     # a chain must use its main mode inside the model (a rail chain with no rail km is the road chain in disguise)
     for k, chain in enumerate(CHAINS):
         for layer in set(chain.states) - {"road"}:
             feasible[:, :, k] &= attrs[:, :, k, ATTRS.index(f"{layer}_km")] > 0
-    return Routes(inc, attrs, groups, railsea, feasible)
+    return Routes(incidence_t, attrs, groups, railsea, feasible)
 
 
 @dataclass
@@ -527,32 +557,25 @@ class Choice:
 
 
 def chain_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choice: Choice) -> np.ndarray:
-    """Utility (M, C, OD, Kc): calibrated constants + log-km terms - theta x generalized cost; -inf if infeasible."""
-    cost = np.einsum("cokA,mcA->mcok", routes.path_attrs, prices.coef)
-    cost += np.einsum("cokG,Gm->mcok", routes.group_use, penalty)
-    ci = COMMODITIES.index("containers")
-    cost[:, ci] -= routes.railsea_use[ci][None] * prices.railsea_subsidy_yuan_t[:, None, None]
-    # Constants: rail (rail and rail-sea chains of every commodity but containers), inland water (chains using the
-    # river), rail-sea (rail-sea chains of containers, calibrated to the rail-sea TEU). Splitting rail-sea by commodity
-    # identifies rail tonnes and rail-sea TEU separately.
-    is_rail = np.array(["rail" in c.states for c in CHAINS], dtype=float)
-    is_railsea = np.array([c.name.startswith("rail_sea") for c in CHAINS], dtype=float)
-    k_water = np.array(["inland_water" in c.states for c in CHAINS], dtype=float)
-    box = np.array([c == "containers" for c in COMMODITIES], dtype=float)[:, None]  # (C, 1)
-    k_rail = is_rail[None, :] * (1.0 - box * is_railsea[None, :])  # (C, Kc)
-    k_box = box * is_railsea[None, :]
-    a = choice.asc
-    const = (
-        a[:, 0, None, None] * k_rail[None]
-        + a[:, 1, None, None] * k_water[None, None]
-        + a[:, 2, None, None] * k_box[None]
-    )  # (M, C, Kc)
-    log_rail = np.log1p(routes.path_attrs[..., ATTRS.index("rail_km")] / 100.0)  # (C, OD, Kc)
-    log_water = np.log1p(routes.path_attrs[..., ATTRS.index("inland_water_km")] / 100.0)
-    util = const[:, :, None, :] + a[:, 3, None, None, None] * log_rail + a[:, 4, None, None, None] * log_water
-    util = util - choice.theta[:, None, None, None] * cost
-    util = util + COASTAL_ASC * np.array([c.name.startswith("coastal") for c in CHAINS], dtype=float)
-    return np.where(routes.feasible[None], util, -np.inf)
+    """Utility (C, OD, Kc, M), members last; -inf if infeasible.
+
+    V = calibrated constants (rail, inland water, rail-sea containers) + log-km terms + coastal constant
+        - theta x generalized cost (tariffs, time, handling, tolls, congestion penalties, less the rail-sea subsidy).
+    Every term is a route feature times a member weight, so V is one BLAS product per commodity of the routes'
+    feature matrix (computed once per set of routes) and a small (terms, M) weight matrix."""
+    n_c, n_od, n_k, n_a = routes.path_attrs.shape
+    members = prices.coef.shape[0]
+    n_g = routes.group_use.shape[-1]
+    theta, a = choice.theta, choice.asc
+    weights = np.empty((n_c, n_a + n_g + 7, members))
+    weights[:, :n_a] = -theta * prices.coef.transpose(1, 2, 0)
+    weights[:, n_a : n_a + n_g] = -theta * np.asarray(penalty, dtype=float).reshape(n_g, members)
+    weights[:, n_a + n_g] = theta * prices.railsea_subsidy_yuan_t
+    weights[:, n_a + n_g + 1 : n_a + n_g + 6] = a.T
+    weights[:, n_a + n_g + 6] = 1.0
+    util = np.matmul(routes.features, weights).reshape(n_c, n_od, n_k, members)
+    np.copyto(util, -np.inf, where=~routes.feasible[..., None])
+    return util
 
 
 @dataclass
@@ -573,8 +596,8 @@ def load_network(
     choice: Choice,
 ) -> Loading:
     """Split demand (M, C, Z*Z) Mt over chains and load the elements: tonnes, tkm, port and rail-sea flows."""
-    shares = logit_split(chain_utility(routes, prices, penalty, choice))  # (M, C, OD, Kc)
-    flow = demand[..., None] * shares  # Mt
+    flow = logit_split(chain_utility(routes, prices, penalty, choice), axis=2, overwrite=True)  # (C, OD, Kc, M)
+    flow *= demand.transpose(1, 2, 0)[:, :, None, :]  # Mt
     members, n_c = demand.shape[0], demand.shape[1]
     special = _special_elements(graph)
     gm = graph.group_matrix()
@@ -592,13 +615,11 @@ def load_network(
     railsea = np.zeros((members, len(PORTS)))
     group_flow = np.zeros((gm.shape[1], members))
     for c in range(n_c):
-        el_flow = np.zeros((graph.n_elements, members))
-        for k in range(len(CHAINS)):
-            el_flow += routes.inc[c][k].T @ flow[:, c, :, k].T
+        flow_c = flow[c].reshape(-1, members)  # (OD x Kc, M)
+        el_flow = routes.incidence_t[c] @ flow_c  # (E, M)
         tkm[:, c] = (el_flow.T @ full_km) / 1000.0  # Mt x km -> bn tkm
         road_tkm_in[:, c] = (el_flow.T @ road_in) / 1000.0
-        uses = routes.path_attrs[c][..., [ATTRS.index(f"{m}_in_km") for m in MODES]] > 0  # (OD, Kc, 4)
-        tonnes[:, c] = np.einsum("mok,okd->md", flow[:, c], uses)
+        tonnes[:, c] = flow_c.T @ routes.mode_use[c]
         for p, port_name in enumerate(PORTS):
             port[:, c, p] = el_flow[special[f"port:{port_name}"]].sum(axis=0)
             if COMMODITIES[c] == "containers":
