@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,6 +36,16 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 DEFAULT_DB = Path("out/results.duckdb")
+
+
+class FreightMethod(StrEnum):
+    """How an ensemble's freight is computed (runs.ensemble.freight_method)."""
+
+    auto = "auto"
+    exact = "exact"
+    emulated = "emulated"
+
+
 DbOption = Annotated[Path, typer.Option("--db", help="Results database (views over per-run Parquet files)")]
 
 
@@ -66,6 +77,14 @@ def run(
     workers: Annotated[int, typer.Option("--workers", min=0, help="Local worker processes (0: run in-process)")] = 0,
     chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="Members per chunk (bounds memory)")] = 2000,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a Dask scheduler")] = None,
+    freight: Annotated[
+        FreightMethod,
+        typer.Option(
+            "--freight",
+            help="Freight of ensembles: the exact assignment, or an emulator fitted on exact runs (its validation "
+            "error is stored); auto emulates above 256 members",
+        ),
+    ] = FreightMethod.auto,
 ) -> None:
     """Run scenarios and store their results (every run appears whole or not at all)."""
     from runs.ensemble import executor
@@ -74,7 +93,7 @@ def run(
     from transport.scenario import shipped_scenarios
 
     names = scenarios or list(shipped_scenarios())
-    requests = [RunRequest(name, members, seed, end_year, chunk_size) for name in names]
+    requests = [RunRequest(name, members, seed, end_year, chunk_size, freight.value) for name in names]
     prepared = [prepare(r) for r in requests]  # every input is checked before anything is written
     store = ResultsStore(db)
     run_set = dt.datetime.now(dt.UTC).strftime("set-%Y%m%dT%H%M%S%fZ")

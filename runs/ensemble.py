@@ -19,10 +19,15 @@ import polars as pl
 
 from transport.dataset import Dataset
 from transport.freight import FreightResult, simulate_freight
+from transport.freight_emulator import FreightEmulator, fit_freight_emulator
 from transport.model import freight_members, simulate
 from transport.scenario import Scenario
 
 DEFAULT_CHUNK = 2000
+# Above this many members `auto` emulates freight: the exact model costs ~0.25 s a member for 2020-2060, the emulator's
+# design ~40 exact members once (see transport.freight_emulator).
+EMULATE_ABOVE = 256
+FREIGHT_METHODS = ("auto", "exact", "emulated")
 
 
 @dataclass(frozen=True)
@@ -39,18 +44,51 @@ def chunks(members: int, size: int) -> list[Chunk]:
     return [Chunk(i, min(i + size, members)) for i in range(0, members, size)]
 
 
+def freight_method(requested: str, members: int) -> str:
+    """`exact` or `emulated` for a run of `members` members (`auto` emulates above EMULATE_ABOVE)."""
+    if requested not in FREIGHT_METHODS:
+        raise ValueError(f"freight method {requested!r}: expected one of {', '.join(FREIGHT_METHODS)}")
+    if requested == "auto":
+        return "emulated" if members > EMULATE_ABOVE else "exact"
+    return requested
+
+
+def ensemble_freight(
+    scenario: Scenario,
+    dataset: Dataset,
+    params: Mapping[str, np.ndarray],
+    years: np.ndarray,
+    members: int,
+    method: str = "auto",
+) -> FreightResult | FreightEmulator:
+    """Freight of the whole ensemble, computed here once: the exact result for all members, or a fitted emulator that
+    each chunk evaluates for its own members.
+
+    Exact freight is computed for all members at once because its routes follow the ensemble-mean generalised cost
+    and its capacity restraint stops on the ensemble's gap: a member's freight depends on the members it is computed
+    with, so computing it once makes every chunking and executor give the same rows. The emulator's design depends
+    only on the members' parameter box, the same for every chunking."""
+    levers = scenario.levers.freight
+    if freight_method(method, members) == "emulated":
+        return fit_freight_emulator(dataset.freight, levers, params, years, members)
+    return simulate_freight(dataset.freight, levers, params, years, members)
+
+
 def run_chunk(
     scenario: Scenario,
     dataset: Dataset,
     params: Mapping[str, np.ndarray],
     years: np.ndarray,
     chunk: Chunk,
-    freight: FreightResult | None = None,
+    freight: FreightResult | FreightEmulator | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Simulate one chunk (given its members' freight, if computed for the ensemble) and renumber its members to
-    their ensemble index."""
+    """Simulate one chunk (given its members' freight, or the ensemble's freight emulator) and renumber its members
+    to their ensemble index."""
     sliced = {name: values[chunk.start : chunk.stop] for name, values in params.items()}
-    tables = simulate(scenario, dataset, sliced, years, chunk.stop - chunk.start, freight=freight)
+    members = chunk.stop - chunk.start
+    if isinstance(freight, FreightEmulator):
+        freight = freight.result(dataset.freight, scenario.levers.freight, sliced, members)
+    tables = simulate(scenario, dataset, sliced, years, members, freight=freight)
     return {
         name: frame.with_columns((pl.col("member") + chunk.start).cast(pl.Int32))
         if "member" in frame.columns
@@ -86,16 +124,18 @@ def run_ensemble(
     on_chunk: Callable[[int, int], None] | None = None,
     sink: Callable[[int, dict[str, pl.DataFrame]], None] | None = None,
     keep: Collection[str] | None = None,
+    freight: FreightResult | FreightEmulator | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Run all chunks; each chunk's tables go to `sink(chunk_index, tables)` as it finishes (so memory holds one
     chunk, not the ensemble), and the tables named in `keep` (default: all) come back concatenated in member order
-    whatever order the chunks finish in."""
+    whatever order the chunks finish in. `freight`: from `ensemble_freight` (computed here with `auto` if None)."""
     parts = chunks(members, chunk_size)
-    # Freight once for the whole ensemble, here: its routes follow the ensemble-mean generalised cost and its
-    # capacity restraint stops on the ensemble's gap, so a member's freight depends on the members it is computed
-    # with. Computing it for all members at once makes every chunking and executor give the same rows.
-    freight = simulate_freight(dataset.freight, scenario.levers.freight, params, years, members)
-    shares = {i: freight_members(freight, c.start, c.stop) for i, c in enumerate(parts)}
+    if freight is None:
+        freight = ensemble_freight(scenario, dataset, params, years, members)
+    shares: dict[int, FreightResult | FreightEmulator] = {
+        i: freight if isinstance(freight, FreightEmulator) else freight_members(freight, c.start, c.stop)
+        for i, c in enumerate(parts)
+    }
     kept: dict[int, dict[str, pl.DataFrame]] = {}
     done = 0
 

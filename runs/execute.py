@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from runs.ensemble import DEFAULT_CHUNK, run_ensemble
+from runs.ensemble import DEFAULT_CHUNK, ensemble_freight, freight_method, run_ensemble
 from runs.store import ResultsStore
 from transport.dataset import Dataset, load_dataset, read_manifest
 from transport.errors import ScenarioError
+from transport.freight_emulator import FreightEmulator
 from transport.scenario import Scenario, load_scenario, sample_parameters
 
 
@@ -30,6 +31,7 @@ class RunRequest:
     seed: int = 20201231
     end_year: int | None = None
     chunk_size: int = DEFAULT_CHUNK
+    freight: str = "auto"  # exact | emulated | auto (runs.ensemble.freight_method)
 
 
 @functools.cache
@@ -111,8 +113,12 @@ def execute(
 
     # one chunk: the analyses get every table; an ensemble in many chunks keeps only the targets in memory
     keep = None if request.members <= request.chunk_size else {"targets"}
+    method = freight_method(request.freight, request.members)
+    freight = ensemble_freight(scenario, dataset, params, years, request.members, method)
+    if isinstance(freight, FreightEmulator):
+        staged.write("freight_emulator", freight.validation.with_columns(pl.lit(run_id).alias("run_id")))
     tables = run_ensemble(
-        scenario, dataset, params, years, request.members, request.chunk_size, pool, on_progress, sink, keep
+        scenario, dataset, params, years, request.members, request.chunk_size, pool, on_progress, sink, keep, freight
     )
     if analyses is not None:
         for name, frame in analyses(scenario, dataset, params, tables).items():
@@ -131,6 +137,7 @@ def execute(
             "code_version": [code_version()],
             "seed": [request.seed],
             "members": [request.members],
+            "freight_method": [method],
             "base_year": [scenario.years.base],
             "end_year": [scenario.years.end],
             "started_at": [started],

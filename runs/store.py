@@ -31,7 +31,7 @@ import polars as pl
 from transport.errors import QueryError, StoreError
 from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
     "runs": {
@@ -46,6 +46,7 @@ TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "code_version": pl.Utf8,
         "seed": pl.Int64,
         "members": pl.Int32,
+        "freight_method": pl.Utf8,  # exact | emulated (then table freight_emulator holds its validation error)
         "base_year": pl.Int32,
         "end_year": pl.Int32,
         "started_at": pl.Datetime("us", "UTC"),

@@ -917,10 +917,41 @@ def demand_growth(data: FreightData, years: np.ndarray, gdp: np.ndarray, factor:
     return np.exp(np.cumsum(np.log(step)[:, :, None] * elasticity, axis=1))
 
 
+@dataclass
+class FreightArrays:
+    """The freight model's member-by-year outputs, before they become frames (and what an emulator reproduces)."""
+
+    tonnes_mt: np.ndarray  # (M, Y, C, modes)
+    tkm_bn: np.ndarray  # (M, Y, C, modes)
+    railsea_teu: np.ndarray  # (M, Y, ports)
+    port_mt: np.ndarray  # (M, Y, C) Beibu Gulf throughput
+    road_tkm_in_bn: np.ndarray  # (M, Y) road tkm inside Guangxi (what the province's trucks drive)
+    msa_gap: np.ndarray  # (Y,)
+
+
 def simulate_freight(
     data: FreightData, levers: FreightLevers, params: Mapping[str, np.ndarray], years: np.ndarray, members: int
 ) -> FreightResult:
     """Tonnes, tkm, rail-sea TEU and truck vehicle-km for every member and year (years start at 2020)."""
+    return freight_result(data, levers, freight_arrays(data, levers, params, years, members), years)
+
+
+def freight_result(data: FreightData, levers: FreightLevers, arrays: FreightArrays, years: np.ndarray) -> FreightResult:
+    """Result frames and the truck hand-off from the arrays."""
+    years = np.asarray(years, dtype=int)
+    return FreightResult(
+        freight=_freight_frame(arrays.tonnes_mt, arrays.tkm_bn, years),
+        railsea=_railsea_frame(arrays.railsea_teu, years),
+        truck_vkt_bn=truck_vkt(data, levers, arrays.road_tkm_in_bn, years),
+        msa_gap=arrays.msa_gap,
+        port_t=arrays.port_mt,
+    )
+
+
+def freight_arrays(
+    data: FreightData, levers: FreightLevers, params: Mapping[str, np.ndarray], years: np.ndarray, members: int
+) -> FreightArrays:
+    """The exact model: assignment of every year for all members at once (see the module docstring)."""
     years = np.asarray(years, dtype=int)
     params = {
         k: np.broadcast_to(np.asarray(params.get(k, v.default), dtype=float), (members,)) for k, v in UNCERTAIN.items()
@@ -968,13 +999,7 @@ def simulate_freight(
         railsea[:, yi] = loading.outputs["railsea_teu"]
         road_in[:, yi] = loading.outputs["road_tkm_in"].sum(axis=1)
         port[:, yi] = loading.outputs["port"].sum(axis=2)
-    return FreightResult(
-        freight=_freight_frame(tonnes, tkm, years),
-        railsea=_railsea_frame(railsea, years),
-        truck_vkt_bn=truck_vkt(data, levers, road_in, years),
-        msa_gap=gaps,
-        port_t=port,
-    )
+    return FreightArrays(tonnes, tkm, railsea, port, road_in, gaps)
 
 
 def _refit_constants(data: FreightData, params: Mapping[str, np.ndarray], members: int, cal: Calibration) -> np.ndarray:

@@ -74,6 +74,17 @@ ANALYSIS_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "value": pl.Float64,
         "conf": pl.Float64,
     },
+    # ensembles whose freight was emulated (runs with freight_method = emulated): the emulator's error on held-out
+    # exact runs, per headline quantity (transport.freight_emulator)
+    "freight_emulator": {
+        "quantity": pl.Utf8,
+        "unit": pl.Utf8,
+        "max_rel_error": pl.Float64,
+        "rms_rel_error": pl.Float64,
+        "design_points": pl.Int32,
+        "validation_points": pl.Int32,
+        "parameters": pl.Utf8,
+    },
     # transport seek: lever settings that meet the targets, and the smallest single-lever change per target
     "seek": {
         "kind": pl.Utf8,  # combined | single_lever
