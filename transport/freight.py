@@ -31,7 +31,7 @@ from networks.osm import OPEN_FOREVER, load_osm_layers, write_osm_xml
 from transport.errors import DatasetError
 from transport.levers.base import year_path
 from transport.levers.freight import UNCERTAIN, FreightLevers
-from transport.tables import Column, TableSpec, read_table
+from transport.tables import Column, TableSpec, label_series, read_table
 
 COMMODITIES = ("containers", "coal", "metal_ores", "minerals_building", "agriculture", "manufactured", "other")
 MODES = ("road", "rail", "inland_water", "sea")
@@ -1061,8 +1061,8 @@ def _freight_frame(tonnes: np.ndarray, tkm: np.ndarray, years: np.ndarray) -> pl
         {
             "member": grid[0].astype(np.int32),
             "year": years[grid[1]].astype(np.int32),
-            "mode": np.array(MODES)[grid[3]],
-            "commodity": np.array(COMMODITIES)[grid[2]],
+            "mode": label_series("mode", MODES, grid[3]),
+            "commodity": label_series("commodity", COMMODITIES, grid[2]),
             "tonnes_mt": tonnes.reshape(-1),
             "tkm_bn": tkm.reshape(-1),
         }
@@ -1076,7 +1076,7 @@ def _railsea_frame(teu: np.ndarray, years: np.ndarray) -> pl.DataFrame:
         {
             "member": grid[0].astype(np.int32),
             "year": years[grid[1]].astype(np.int32),
-            "port": np.array(list(PORTS))[grid[2]],
+            "port": label_series("port", list(PORTS), grid[2]),
             "teu": teu.reshape(-1),
         }
     )

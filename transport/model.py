@@ -156,12 +156,17 @@ def urban_activity(urban: object, dataset: Dataset) -> dict[str, ActivityInput]:
     return out
 
 
-def _oil_paths(energy: pl.DataFrame, years: np.ndarray, members: int, column: str) -> np.ndarray:
-    total = energy.group_by("member", "year").agg(pl.col(column).sum())
-    grid = np.zeros((members, len(years)))
-    for member, year, value in total.iter_rows():
-        grid[member, int(year) - int(years[0])] = value
-    return grid
+def _member_year_sums(frame: pl.DataFrame, columns: list[str], years: np.ndarray, members: int) -> list[np.ndarray]:
+    """Sums of `columns` per member and year, as (members, years) grids (zero where the frame has no row)."""
+    total = frame.group_by("member", "year").agg(pl.col(columns).sum())
+    member = total["member"].to_numpy()
+    year = total["year"].to_numpy().astype(int) - int(years[0])
+    grids = []
+    for column in columns:
+        grid = np.zeros((members, len(years)))
+        grid[member, year] = total[column].to_numpy()
+        grids.append(grid)
+    return grids
 
 
 def target_rows(tables: Mapping[str, pl.DataFrame], urban: object, fleets: object, years: np.ndarray) -> pl.DataFrame:
@@ -173,19 +178,15 @@ def target_rows(tables: Mapping[str, pl.DataFrame], urban: object, fleets: objec
     if green is not None and population is not None:
         parts["green"] = tg.green_trip_targets(green(include_ebike=False), population)
         parts["green_ebike"] = tg.green_trip_targets(green(include_ebike=True), population, label="_with_ebike")
-    energy = tables["energy"]
-    parts["oil"] = tg.peak_targets("road_oil", years, _oil_paths(energy, years, members, "oil_mt"), "Mt")
-    parts["co2_ttw"] = tg.peak_targets("road_co2_ttw", years, _oil_paths(energy, years, members, "co2_ttw_mt"), "Mt")
-    parts["co2_wtw"] = tg.peak_targets("road_co2_wtw", years, _oil_paths(energy, years, members, "co2_wtw_mt"), "Mt")
-    fleet = tables["fleet"]
-    nev = (
-        fleet.with_columns(pl.col("powertrain").is_in(["bev", "phev", "fcev"]).alias("nev"))
-        .group_by("member", "year")
-        .agg((pl.col("stock").filter(pl.col("nev")).sum() / pl.col("stock").sum()).alias("share"))
+    oil, co2_ttw, co2_wtw = _member_year_sums(tables["energy"], ["oil_mt", "co2_ttw_mt", "co2_wtw_mt"], years, members)
+    parts["oil"] = tg.peak_targets("road_oil", years, oil, "Mt")
+    parts["co2_ttw"] = tg.peak_targets("road_co2_ttw", years, co2_ttw, "Mt")
+    parts["co2_wtw"] = tg.peak_targets("road_co2_wtw", years, co2_wtw, "Mt")
+    fleet = tables["fleet"].with_columns(
+        pl.when(pl.col("powertrain").is_in(["bev", "phev", "fcev"])).then(pl.col("stock")).otherwise(0.0).alias("nev")
     )
-    nev_grid = np.zeros((members, len(years)))
-    for member, year, share in nev.iter_rows():
-        nev_grid[member, int(year) - int(years[0])] = share
+    nev_stock, stock = _member_year_sums(fleet, ["nev", "stock"], years, members)
+    nev_grid = np.divide(nev_stock, stock, out=np.zeros_like(stock), where=stock > 0)
     parts["nev"] = tg.indicator_rows("nev_share_of_stock", years, nev_grid, (2025, 2030, 2035, 2060), "share")
     non_fossil = getattr(fleets, "non_fossil_share", None)
     if non_fossil is not None:

@@ -151,3 +151,9 @@ def check_years(df: pl.DataFrame, column: str, first: int, last: int, where: Pat
     bad = df.filter((pl.col(column) < first) | (pl.col(column) > last))
     if bad.height:
         raise DatasetError(where, column, bad[column][0], f"a year within the dataset's range {first}-{last}")
+
+
+def label_series(name: str, labels: Sequence[str], codes: Any) -> pl.Series:
+    """Text column `labels[codes]` for a result frame, gathered from the few labels by integer code: converting a
+    numpy array of millions of strings to polars costs more than the rest of the frame."""
+    return pl.Series(name, list(labels), dtype=pl.Utf8).gather(codes)

@@ -33,12 +33,12 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy.special import gammainc
 
 from transport.errors import DatasetError, ScenarioError
 from transport.levers.base import year_path
 from transport.levers.urban import UNCERTAIN, UrbanLevers
-from transport.tables import Column, TableSpec, read_table, read_toml
+from transport.tables import Column, TableSpec, label_series, read_table, read_toml
 
 MODES: tuple[str, ...] = ("walk", "bicycle", "ebike", "bus", "metro", "car", "taxi", "motorcycle")
 GREEN_MODES: tuple[str, ...] = ("walk", "bicycle", "bus", "metro")
@@ -318,8 +318,10 @@ def trip_length_bands(mean_km: np.ndarray, shape: float, edges_km: np.ndarray) -
     theta = mean / shape
     lo = np.asarray(edges_km, dtype=float)
     hi = np.append(lo[1:], np.inf)
-    cdf_k = stats.gamma.cdf(hi, a=shape, scale=theta) - stats.gamma.cdf(lo, a=shape, scale=theta)
-    cdf_k1 = stats.gamma.cdf(hi, a=shape + 1, scale=theta) - stats.gamma.cdf(lo, a=shape + 1, scale=theta)
+    # the gamma CDF is the regularized lower incomplete gamma function, called directly: the distribution object's
+    # argument checks cost more than the function on these (members, years, bands) arrays
+    cdf_k = gammainc(shape, hi / theta) - gammainc(shape, lo / theta)
+    cdf_k1 = gammainc(shape + 1, hi / theta) - gammainc(shape + 1, lo / theta)
     band_mean = np.where(cdf_k > 1e-300, mean * cdf_k1 / np.maximum(cdf_k, 1e-300), (lo + np.minimum(hi, lo + 1)) / 2)
     return cdf_k, band_mean
 
@@ -341,15 +343,33 @@ def mixed_shares(
 
     utility (..., bands, modes); band_weights (..., bands); segment_weights (..., segments); segment_available
     (segments, modes). Returns (shares (..., modes), shares by band (..., bands, modes)); each band row sums to 1.
+
+    Every segment's logit shares exp(V_k) a_sk / sum_j exp(V_j) a_sj share one numerator, so the segments are two
+    small matrix products over it instead of one logit each (this runs for every member, year, city and band).
     """
+    avail = np.asarray(segment_available, dtype=float)  # (S, K)
+    numerator = np.exp(utility - utility.max(axis=-1, keepdims=True))
+    denominator = numerator @ avail.T  # (..., B, S)
+    weight = segment_weights[..., None, :]  # (..., 1, S)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_segment = np.where(weight > 0, weight / denominator, 0.0)
+    if not np.all(np.isfinite(per_segment)):
+        # a weighted segment whose modes all underflowed against an unavailable mode: its own maximum is needed
+        by_band = _by_band_per_segment(utility, segment_weights, segment_available)
+    else:
+        by_band = numerator * (per_segment @ avail)
+    shares = (band_weights[..., None, :] @ by_band)[..., 0, :]
+    return shares, by_band
+
+
+def _by_band_per_segment(utility: np.ndarray, segment_weights: np.ndarray, segment_available: np.ndarray) -> np.ndarray:
     by_band = np.zeros(utility.shape)
     for s in range(segment_available.shape[0]):
         w = segment_weights[..., s]
         if not np.any(w > 0):
             continue
         by_band += w[..., None, None] * logit_shares(utility, segment_available[s])
-    shares = np.einsum("...b,...bk->...k", band_weights, by_band)
-    return shares, by_band
+    return by_band
 
 
 def calibrate_constants(
@@ -424,7 +444,7 @@ def _long_frame(values: np.ndarray, years: np.ndarray, cities: Sequence[str], na
         {
             "member": np.repeat(np.arange(m, dtype=np.int32), y * c),
             "year": np.tile(np.repeat(np.asarray(years, dtype=np.int32), c), m),
-            "city": np.tile(np.asarray(cities, dtype=object), m * y).astype(str),
+            "city": label_series("city", cities, np.tile(np.arange(c), m * y)),
             name: values.reshape(-1).astype(float),
         },
         schema={"member": pl.Int32, "year": pl.Int32, "city": pl.Utf8, name: pl.Float64},
