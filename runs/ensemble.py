@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from runs.store import encode_part
 from transport.dataset import Dataset
 from transport.freight import FreightResult, simulate_freight
 from transport.freight_emulator import FreightEmulator, fit_freight_emulator
@@ -74,6 +75,14 @@ def ensemble_freight(
     return simulate_freight(dataset.freight, levers, params, years, members)
 
 
+@dataclass
+class EncodedChunk:
+    """A chunk's tables as Parquet parts ready to store, and the tables the caller keeps in memory."""
+
+    parts: dict[str, bytes]
+    kept: dict[str, pl.DataFrame]
+
+
 def run_chunk(
     scenario: Scenario,
     dataset: Dataset,
@@ -81,20 +90,30 @@ def run_chunk(
     years: np.ndarray,
     chunk: Chunk,
     freight: FreightResult | FreightEmulator | None = None,
-) -> dict[str, pl.DataFrame]:
+    stamp: Mapping[str, str] | None = None,
+    keep: Collection[str] | None = None,
+) -> dict[str, pl.DataFrame] | EncodedChunk:
     """Simulate one chunk (given its members' freight, or the ensemble's freight emulator) and renumber its members
-    to their ensemble index."""
+    to their ensemble index. With `stamp` (constant columns such as run_id) the tables come back encoded for the
+    store (Parquet bytes travel between processes ten times faster than pickled frames), plus those named in `keep`.
+    """
     sliced = {name: values[chunk.start : chunk.stop] for name, values in params.items()}
     members = chunk.stop - chunk.start
     if isinstance(freight, FreightEmulator):
         freight = freight.result(dataset.freight, scenario.levers.freight, sliced, members)
     tables = simulate(scenario, dataset, sliced, years, members, freight=freight)
-    return {
+    tables = {
         name: frame.with_columns((pl.col("member") + chunk.start).cast(pl.Int32))
         if "member" in frame.columns
         else frame
         for name, frame in tables.items()
     }
+    if stamp is None:
+        return tables
+    return EncodedChunk(
+        {name: encode_part(name, frame, stamp) for name, frame in tables.items()},
+        {name: frame for name, frame in tables.items() if keep is None or name in keep},
+    )
 
 
 @contextlib.contextmanager
@@ -122,13 +141,15 @@ def run_ensemble(
     chunk_size: int = DEFAULT_CHUNK,
     pool: Executor | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
-    sink: Callable[[int, dict[str, pl.DataFrame]], None] | None = None,
+    sink: Callable[[int, Mapping[str, bytes]], None] | None = None,
     keep: Collection[str] | None = None,
     freight: FreightResult | FreightEmulator | None = None,
+    stamp: Mapping[str, str] | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Run all chunks; each chunk's tables go to `sink(chunk_index, tables)` as it finishes (so memory holds one
-    chunk, not the ensemble), and the tables named in `keep` (default: all) come back concatenated in member order
-    whatever order the chunks finish in. `freight`: from `ensemble_freight` (computed here with `auto` if None)."""
+    """Run all chunks; each chunk's tables, stamped with the constant columns `stamp` and encoded as Parquet parts
+    (runs.store.encode_part), go to `sink(chunk_index, parts)` as it finishes (so memory holds one chunk, not the
+    ensemble), and the tables named in `keep` (default: all) come back concatenated in member order whatever order
+    the chunks finish in. `freight`: from `ensemble_freight` (computed here with `auto` if None)."""
     parts = chunks(members, chunk_size)
     if freight is None:
         freight = ensemble_freight(scenario, dataset, params, years, members)
@@ -139,21 +160,25 @@ def run_ensemble(
     kept: dict[int, dict[str, pl.DataFrame]] = {}
     done = 0
 
-    def collect(index: int, tables: dict[str, pl.DataFrame]) -> None:
+    def collect(index: int, result: dict[str, pl.DataFrame] | EncodedChunk) -> None:
         nonlocal done
-        if sink is not None:
-            sink(index, tables)
-        kept[index] = {name: frame for name, frame in tables.items() if keep is None or name in keep}
+        if isinstance(result, EncodedChunk):
+            if sink is not None:
+                sink(index, result.parts)
+            kept[index] = result.kept
+        else:
+            kept[index] = {name: frame for name, frame in result.items() if keep is None or name in keep}
         done += 1
         if on_chunk:
             on_chunk(done, len(parts))
 
+    encode = None if sink is None else dict(stamp or {})
     if pool is None or len(parts) == 1:
         for index, chunk in enumerate(parts):
-            collect(index, run_chunk(scenario, dataset, params, years, chunk, shares[index]))
+            collect(index, run_chunk(scenario, dataset, params, years, chunk, shares[index], encode, keep))
     else:
         futures = {
-            pool.submit(run_chunk, scenario, dataset, params, years, chunk, shares[i]): i
+            pool.submit(run_chunk, scenario, dataset, params, years, chunk, shares[i], encode, keep): i
             for i, chunk in enumerate(parts)
         }
         for future in as_completed(futures):

@@ -107,9 +107,9 @@ def execute(
     run_id = run_id_for(scenario, started, request.seed, request.members)
     staged = store.stage(run_id)
 
-    def sink(index: int, tables: dict[str, pl.DataFrame]) -> None:
-        for name, frame in tables.items():
-            staged.write(name, frame.with_columns(pl.lit(run_id).alias("run_id")), part=index)
+    def sink(index: int, parts: Mapping[str, bytes]) -> None:
+        for name, parquet in parts.items():
+            staged.write_encoded(name, parquet, part=index)
 
     # one chunk: the analyses get every table; an ensemble in many chunks keeps only the targets in memory
     keep = None if request.members <= request.chunk_size else {"targets"}
@@ -118,7 +118,18 @@ def execute(
     if isinstance(freight, FreightEmulator):
         staged.write("freight_emulator", freight.validation.with_columns(pl.lit(run_id).alias("run_id")))
     tables = run_ensemble(
-        scenario, dataset, params, years, request.members, request.chunk_size, pool, on_progress, sink, keep, freight
+        scenario,
+        dataset,
+        params,
+        years,
+        request.members,
+        request.chunk_size,
+        pool,
+        on_progress,
+        sink,
+        keep,
+        freight,
+        stamp={"run_id": run_id},
     )
     if analyses is not None:
         for name, frame in analyses(scenario, dataset, params, tables).items():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -102,6 +103,16 @@ def table_frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     if missing:
         raise ValueError(f"table {table} lacks columns {missing}")
     return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
+def encode_part(table: str, frame: pl.DataFrame, stamp: Mapping[str, str] | None = None) -> bytes:
+    """One Parquet part of `table` as bytes: the frame plus the constant text columns in `stamp` (run_id), in the
+    contract's columns. Chunks encode in their own process, so the single writing process only writes bytes."""
+    if stamp:
+        frame = frame.with_columns([pl.lit(value).alias(name) for name, value in stamp.items()])
+    buffer = io.BytesIO()
+    table_frame(table, frame).write_parquet(buffer, compression="zstd", statistics=True)
+    return buffer.getvalue()
 
 
 class ResultsStore:
@@ -249,8 +260,14 @@ class StagedRun:
         """Write one part of a table (part numbers are the chunk indices, so file names do not depend on timing)."""
         if table not in TABLES:
             raise ValueError(f"unknown result table {table}")
+        self.write_encoded(table, encode_part(table, frame), part)
+
+    def write_encoded(self, table: str, parquet: bytes, part: int = 0) -> None:
+        """Write one part already encoded by `encode_part`."""
+        if table not in TABLES:
+            raise ValueError(f"unknown result table {table}")
         name = f"{table}.parquet" if part == 0 else f"{table}.part-{part:05d}.parquet"
-        table_frame(table, frame).write_parquet(self.folder / name, compression="zstd", statistics=True)
+        (self.folder / name).write_bytes(parquet)
         self.written.add(table)
 
     def publish(self) -> Path:
