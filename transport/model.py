@@ -28,6 +28,7 @@ from transport.freight import COMMODITIES, T_PER_TEU, FreightResult, simulate_fr
 from transport.lmdi import EFFECTS, lmdi_oil
 from transport.result_tables import RESULT_COLUMNS
 from transport.scenario import Scenario
+from transport.tables import label_series
 from transport.urban import simulate_urban
 
 TRUCK_SEGMENTS = ("light_van", "medium_truck", "heavy_truck")
@@ -220,7 +221,7 @@ def lmdi_rows(fleets: object, years: np.ndarray) -> pl.DataFrame:
                     {
                         "member": np.repeat(members, len(segments)),
                         "period": f"{start}-{end}",
-                        "segment": np.tile(np.array(segments), len(members)),
+                        "segment": label_series("segment", segments, np.tile(np.arange(len(segments)), len(members))),
                         "effect": effect,
                         "oil_mt": effects[effect].reshape(-1),
                     }

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.special import gammainc
+from scipy.special import gammainc, gammaln
 
 from transport.errors import DatasetError, ScenarioError
 from transport.levers.base import year_path
@@ -318,10 +318,19 @@ def trip_length_bands(mean_km: np.ndarray, shape: float, edges_km: np.ndarray) -
     theta = mean / shape
     lo = np.asarray(edges_km, dtype=float)
     hi = np.append(lo[1:], np.inf)
-    # the gamma CDF is the regularized lower incomplete gamma function, called directly: the distribution object's
-    # argument checks cost more than the function on these (members, years, bands) arrays
-    cdf_k = gammainc(shape, hi / theta) - gammainc(shape, lo / theta)
-    cdf_k1 = gammainc(shape + 1, hi / theta) - gammainc(shape + 1, lo / theta)
+    # The gamma CDF is the regularized lower incomplete gamma function P(k, x), called directly (the distribution
+    # object's argument checks cost more than the function on these (members, years, bands) arrays), and
+    # P(k + 1, x) = P(k, x) - x^k e^-x / Gamma(k + 1) spares evaluating it a second time.
+    x_lo, x_hi = lo / theta, hi / theta
+    p_lo, p_hi = gammainc(shape, x_lo), gammainc(shape, x_hi)
+    with np.errstate(over="ignore", invalid="ignore"):
+        term_lo = np.exp(
+            shape * np.log(x_lo, where=x_lo > 0, out=np.full_like(x_lo, -np.inf)) - x_lo - gammaln(shape + 1)
+        )
+        term_hi = np.exp(shape * np.log(x_hi) - x_hi - gammaln(shape + 1))
+    term_hi = np.where(np.isinf(x_hi), 0.0, term_hi)
+    cdf_k = p_hi - p_lo
+    cdf_k1 = (p_hi - term_hi) - (p_lo - term_lo)
     band_mean = np.where(cdf_k > 1e-300, mean * cdf_k1 / np.maximum(cdf_k, 1e-300), (lo + np.minimum(hi, lo + 1)) / 2)
     return cdf_k, band_mean
 
@@ -676,8 +685,8 @@ def simulate_urban(
         {
             "member": np.repeat(np.arange(m, dtype=np.int32), y * c * k),
             "year": np.tile(np.repeat(years.astype(np.int32), c * k), m),
-            "city": np.tile(np.repeat(np.asarray(data.cities), k), m * y),
-            "mode": np.tile(np.asarray(MODES), m * y * c),
+            "city": label_series("city", data.cities, np.tile(np.repeat(np.arange(c), k), m * y)),
+            "mode": label_series("mode", MODES, np.tile(np.arange(k), m * y * c)),
             "trips_m": (trips_mode / 1e6).reshape(-1),
             "share": shares.reshape(-1),
         },
