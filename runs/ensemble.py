@@ -9,9 +9,10 @@ rows, whatever the chunk size or executor. Only this process writes results: chu
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 from collections.abc import Callable, Collection, Iterator, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,12 +178,24 @@ def run_ensemble(
         for index, chunk in enumerate(parts):
             collect(index, run_chunk(scenario, dataset, params, years, chunk, shares[index], encode, keep))
     else:
-        futures = {
-            pool.submit(run_chunk, scenario, dataset, params, years, chunk, shares[i], encode, keep): i
-            for i, chunk in enumerate(parts)
-        }
-        for future in as_completed(futures):
-            collect(futures[future], future.result())
+        # A bounded window of chunks in flight: a finished chunk's result (hundreds of MB of Parquet parts) lives in
+        # its future until collected, so submitting all chunks at once held a 100,000-member ensemble (17 GB) in
+        # this process. Twice the workers keeps every worker busy while one result is being written.
+        window = 2 * getattr(pool, "_max_workers", 4)
+        waiting = iter(enumerate(parts))
+        pending: dict[Future, int] = {}
+
+        def submit_next() -> None:
+            for i, chunk in itertools.islice(waiting, 1):
+                pending[pool.submit(run_chunk, scenario, dataset, params, years, chunk, shares[i], encode, keep)] = i
+
+        for _ in range(window):
+            submit_next()
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                collect(pending.pop(future), future.result())
+                submit_next()
     names = kept[0].keys()
     # member-major row order (stable), so one chunk and many chunks give the same rows in the same order
     return {name: _member_major(pl.concat([kept[i][name] for i in range(len(parts))])) for name in names}
