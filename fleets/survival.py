@@ -65,7 +65,7 @@ def share_over_km_limit(mean_km: np.ndarray, limit_km: float, sigma: float | np.
         return np.zeros_like(km)
     sig = np.asarray(sigma, dtype=float)
     if np.all(sig > 0):
-        # The common case, in place: ln(max(km, tiny)) sends empty cohorts to z = -inf, share 0.
+        # The common case, in place: ln(max(km, tiny)) sends empty cohorts far into the lower tail (share 0).
         z = np.log(np.maximum(km, 1e-300))
         z -= 0.5 * sig**2 + np.log(limit_km)
         z /= sig

@@ -3,7 +3,8 @@
 Members are a dimension of every array inside the model, so a chunk of members is one call of `transport.model.
 simulate` with the parameter arrays sliced to that chunk. The parameter values come from the whole ensemble's Latin
 hypercube drawn once (transport.scenario.sample_parameters), so member k gets the same values, and therefore the same
-rows, whatever the chunk size or executor. Only this process writes results: chunks come back as frames.
+rows, whatever the chunk size or executor. Freight is computed once for the ensemble (exact, or an emulator the
+chunks evaluate). Only this process writes results: chunks come back as Parquet parts it writes to the store.
 """
 
 from __future__ import annotations
@@ -180,7 +181,8 @@ def run_ensemble(
     else:
         # A bounded window of chunks in flight: a finished chunk's result (hundreds of MB of Parquet parts) lives in
         # its future until collected, so submitting all chunks at once held a 100,000-member ensemble (17 GB) in
-        # this process. Twice the workers keeps every worker busy while one result is being written.
+        # this process. Twice the workers keeps every worker busy while one result is being written (a process pool
+        # knows its workers; a Dask client executor does not say, so 8 in flight).
         window = 2 * getattr(pool, "_max_workers", 4)
         waiting = iter(enumerate(parts))
         pending: dict[Future, int] = {}

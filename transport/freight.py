@@ -476,7 +476,10 @@ class Routes:
     railsea_use: np.ndarray  # (C, Z*Z, Kc) rail<->sea transfers crossed
     feasible: np.ndarray  # (C, Z*Z, Kc)
     mode_use: np.ndarray = field(init=False)  # (C, Z*Z*Kc, 4) 1 where the path uses the mode inside the model
-    features: np.ndarray = field(init=False)  # (C, Z*Z*Kc, UTILITY_TERMS) see chain_utility
+    # (C, Z*Z*Kc, A + G + 7): path attributes, group use, rail-sea transfers (containers), the 3 constants' indicators
+    # (rail, inland water, rail-sea containers), log(1 + rail km/100), log(1 + water km/100), coastal constant; the
+    # member weights of these terms, in the same order, are built in chain_utility
+    features: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         n_c, n_od, n_k, n_a = self.path_attrs.shape
