@@ -89,6 +89,51 @@ def test_two_band_logit_by_hand() -> None:
     assert u.logit_shares(v[0])[0] == pytest.approx(1 / (1 + math.exp(-1) + math.exp(-2)))
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(-30.0, 5.0), min_size=6, max_size=6),
+    st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4),
+    st.floats(0.0, 1200.0),
+)
+def test_mixed_shares_equal_one_logit_per_segment(
+    values: list[float], raw_w: list[float], unavailable_lead: float
+) -> None:
+    """The shared-numerator form equals the reference (one logit per availability segment, each over its own
+    modes), also when an unavailable mode's utility is so far above the others that their exp() underflows
+    against it (the function then falls back to the reference)."""
+    v = np.array(values).reshape(2, 3)
+    v[1, 2] = v[1, :2].max() + unavailable_lead  # mode 2 is unavailable in segment 1
+    avail = np.array([[True, True, True], [True, True, False]])
+    seg_w = np.array(raw_w[:2]) + 1e-3
+    seg_w /= seg_w.sum()
+    band_w = np.array(raw_w[2:]) + 1e-3
+    band_w /= band_w.sum()
+    shares, by_band = u.mixed_shares(v, band_w, seg_w, avail)
+    reference = sum(seg_w[s] * u.logit_shares(v, avail[s]) for s in range(2))
+    np.testing.assert_allclose(by_band, reference, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(shares, band_w @ reference, rtol=1e-12, atol=1e-300)
+
+
+def test_trip_length_bands_match_scipy_gamma_on_many_means() -> None:
+    """The incomplete-gamma recurrence against scipy.stats.gamma on a grid of means (bands from 0.5 km to open)."""
+    mean = np.linspace(0.8, 25.0, 60)
+    edges = np.array([0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0])
+    for shape in (1.2, 1.5, 2.7):
+        w, band_mean = u.trip_length_bands(mean, shape, edges)
+        theta = mean[:, None] / shape
+        lo, hi = edges, np.append(edges[1:], np.inf)
+        mass = stats.gamma.cdf(hi, a=shape, scale=theta) - stats.gamma.cdf(lo, a=shape, scale=theta)
+        first = stats.gamma.cdf(hi, a=shape + 1, scale=theta) - stats.gamma.cdf(lo, a=shape + 1, scale=theta)
+        np.testing.assert_allclose(w, mass, rtol=1e-12, atol=1e-300)
+        # band means where the band holds trips; in a far tail of mass ~1e-11 both sides lose digits to
+        # cancellation, so there the check is on the band's share of distance (weight x mean)
+        held = mass > 1e-8
+        np.testing.assert_allclose(
+            band_mean[held], mean[:, None].repeat(len(edges), 1)[held] * first[held] / mass[held], rtol=1e-9
+        )
+        np.testing.assert_allclose(w * band_mean, mean[:, None] * first, rtol=1e-7, atol=1e-12)
+
+
 def test_constants_hit_a_target_on_the_two_band_example() -> None:
     v = np.array([[0.0, -1.0, -2.0], [-3.0, -0.5, -0.2]])
     target = np.array([0.5, 0.3, 0.2])

@@ -360,13 +360,12 @@ def mixed_shares(
     numerator = np.exp(utility - utility.max(axis=-1, keepdims=True))
     denominator = numerator @ avail.T  # (..., B, S)
     weight = segment_weights[..., None, :]  # (..., 1, S)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_segment = np.where(weight > 0, weight / denominator, 0.0)
-    if not np.all(np.isfinite(per_segment)):
-        # a weighted segment whose modes all underflowed against an unavailable mode: its own maximum is needed
+    if np.any((weight > 0) & (denominator < 1e-250)):
+        # a weighted segment whose modes (nearly) underflow against an unavailable mode (utilities ~575 apart):
+        # subnormal numbers would lose digits, so each segment takes its own maximum
         by_band = _by_band_per_segment(utility, segment_weights, segment_available)
     else:
-        by_band = numerator * (per_segment @ avail)
+        by_band = numerator * (np.where(weight > 0, weight / np.maximum(denominator, 1e-300), 0.0) @ avail)
     shares = (band_weights[..., None, :] @ by_band)[..., 0, :]
     return shares, by_band
 
