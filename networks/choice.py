@@ -24,6 +24,22 @@ def logit_split(utility: np.ndarray, axis: int = -1, *, overwrite: bool = False)
     return np.divide(shares, total, out=shares, where=total > 0)
 
 
+def grouped_logit_split(utility: np.ndarray, group_start: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
+    """Logit shares over groups of rows: utility (N, ...) holds the alternatives of each choice situation in
+    consecutive rows, situation g in rows [group_start[g], group_start[g + 1]) (the last runs to N); every row is a
+    feasible alternative. The compact form of `logit_split` when most of a (situations x alternatives) grid is
+    infeasible: work is proportional to the feasible alternatives only.
+
+    overwrite=True computes the shares in the utility array itself."""
+    shares = np.asarray(utility, dtype=float) if overwrite else np.array(utility, dtype=float)
+    sizes = np.diff(np.append(group_start, len(shares)))
+    # subtracting each situation's maximum keeps exp() in range whatever the cost scale
+    shares -= np.repeat(np.maximum.reduceat(shares, group_start, axis=0), sizes, axis=0)
+    np.exp(shares, out=shares)
+    shares /= np.repeat(np.add.reduceat(shares, group_start, axis=0), sizes, axis=0)
+    return shares
+
+
 def logsum(utility: np.ndarray) -> np.ndarray:
     """Expected maximum utility log(sum_j exp(V_j)) over the last axis (-inf where nothing is feasible)."""
     utility = np.asarray(utility, dtype=float)

@@ -6,9 +6,11 @@ import math
 
 import numpy as np
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from networks.assign import congestion_penalty, msa_assign
-from networks.choice import logit_split, logsum
+from networks.choice import grouped_logit_split, logit_split, logsum
 from networks.graph import ChainSpec, build_multimodal_graph, chain_paths
 
 
@@ -20,6 +22,28 @@ def test_logit_by_hand() -> None:
     assert np.all(logit_split(np.full((2, 3), -np.inf)) == 0.0)
     # shift invariance and huge utilities stay finite
     assert np.allclose(logit_split(np.array([1000.0, 1000.0])), [0.5, 0.5])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.lists(st.one_of(st.just(-np.inf), st.floats(-800.0, 800.0)), min_size=4, max_size=4), min_size=1),
+    st.integers(1, 3),
+)
+def test_grouped_logit_equals_the_dense_logit(rows: list[list[float]], members: int) -> None:
+    """The compact form over feasible alternatives only agrees with logit_split on the dense grid (-inf = infeasible),
+    for every situation with at least one feasible alternative; member columns are independent."""
+    dense = np.array(rows)[:, :, None] + np.linspace(0.0, 3.0, members)[None, None, :]  # (situations, alts, M)
+    feasible = np.isfinite(dense[..., 0])
+    flat = dense.reshape(-1, members)[feasible.reshape(-1)]
+    situation = np.repeat(np.arange(len(rows)), feasible.sum(axis=1))
+    start = np.flatnonzero(np.r_[True, situation[1:] != situation[:-1]]) if len(flat) else np.zeros(0, dtype=int)
+    if len(flat) == 0:
+        return
+    compact = grouped_logit_split(flat, start)
+    reference = logit_split(dense, axis=1).reshape(-1, members)[feasible.reshape(-1)]
+    np.testing.assert_allclose(compact, reference, rtol=1e-12, atol=1e-300)
+    sums = np.add.reduceat(compact, start, axis=0)
+    np.testing.assert_allclose(sums, 1.0, rtol=1e-12)
 
 
 def _three_node_graph(year: int = 2020) -> tuple:

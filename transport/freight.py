@@ -25,7 +25,7 @@ import polars as pl
 from scipy.sparse import csr_array, vstack
 
 from networks.assign import congestion_penalty, msa_assign
-from networks.choice import logit_split
+from networks.choice import grouped_logit_split
 from networks.graph import ATTRS, DEFAULT_CHAINS, ChainSpec, MultimodalGraph, build_multimodal_graph, chain_paths
 from networks.osm import OPEN_FOREVER, load_osm_layers, write_osm_xml
 from transport.errors import DatasetError
@@ -475,16 +475,31 @@ class Routes:
     group_use: np.ndarray  # (C, Z*Z, Kc, G)
     railsea_use: np.ndarray  # (C, Z*Z, Kc) rail<->sea transfers crossed
     feasible: np.ndarray  # (C, Z*Z, Kc)
-    mode_use: np.ndarray = field(init=False)  # (C, Z*Z*Kc, 4) 1 where the path uses the mode inside the model
-    # (C, Z*Z*Kc, A + G + 7): path attributes, group use, rail-sea transfers (containers), the 3 constants' indicators
-    # (rail, inland water, rail-sea containers), log(1 + rail km/100), log(1 + water km/100), coastal constant; the
-    # member weights of these terms, in the same order, are built in chain_utility
+    # Loading works on the feasible (commodity, OD, chain) entries only (a fifth of the grid in Guangxi), in
+    # (commodity, OD, chain) order, so each commodity's entries and each (commodity, OD)'s alternatives are contiguous.
+    entries: np.ndarray = field(init=False)  # (N,) flat index into (C, Z*Z, Kc)
+    entry_cod: np.ndarray = field(init=False)  # (N,) flat index into (C, Z*Z): the choice situation of the entry
+    choice_start: np.ndarray = field(init=False)  # first entry of each choice situation with a feasible chain
+    commodity_bounds: np.ndarray = field(init=False)  # (C + 1,) entries of commodity c: [b[c], b[c + 1])
+    entry_incidence_t: list[csr_array] = field(init=False)  # [c] (E, entries of c)
+    mode_use: np.ndarray = field(init=False)  # (N, 4) 1 where the path uses the mode inside the model
+    # (N, A + G + 7) per feasible entry: path attributes, group use, rail-sea transfers (containers), the indicators
+    # of the 3 constants (rail, inland water, rail-sea containers), log(1 + rail km/100), log(1 + water km/100),
+    # coastal constant; the member weights of these terms, in the same order, are built in entry_utility
     features: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         n_c, n_od, n_k, n_a = self.path_attrs.shape
+        self.entries = np.flatnonzero(self.feasible.reshape(-1))
+        self.entry_cod = self.entries // n_k
+        self.choice_start = np.flatnonzero(np.r_[True, self.entry_cod[1:] != self.entry_cod[:-1]])
+        self.commodity_bounds = np.searchsorted(self.entries // (n_od * n_k), np.arange(n_c + 1))
+        self.entry_incidence_t = [
+            csr_array(self.incidence_t[c][:, self.entries[lo:hi] - c * n_od * n_k])
+            for c, (lo, hi) in enumerate(zip(self.commodity_bounds[:-1], self.commodity_bounds[1:], strict=True))
+        ]
         in_km = self.path_attrs[..., [ATTRS.index(f"{m}_in_km") for m in MODES]]
-        self.mode_use = (in_km > 0).astype(float).reshape(n_c, n_od * n_k, len(MODES))
+        self.mode_use = (in_km > 0).astype(float).reshape(-1, len(MODES))[self.entries]
         # Constants: rail (rail and rail-sea chains of every commodity but containers), inland water (chains using
         # the river), rail-sea (rail-sea chains of containers, calibrated to the rail-sea TEU). Splitting rail-sea by
         # commodity identifies rail tonnes and rail-sea TEU separately.
@@ -504,7 +519,7 @@ class Routes:
         x[..., n_a + n_g + 4] = np.log1p(self.path_attrs[..., ATTRS.index("rail_km")] / 100.0)
         x[..., n_a + n_g + 5] = np.log1p(self.path_attrs[..., ATTRS.index("inland_water_km")] / 100.0)
         x[..., n_a + n_g + 6] = COASTAL_ASC * coastal
-        self.features = x.reshape(n_c, n_od * n_k, -1)
+        self.features = x.reshape(n_c * n_od * n_k, -1)[self.entries]
 
 
 def _special_elements(graph: MultimodalGraph) -> dict[str, np.ndarray]:
@@ -559,26 +574,38 @@ class Choice:
     asc: np.ndarray  # (M, 5): rail, water, railsea, log-km rail, log-km water
 
 
-def chain_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choice: Choice) -> np.ndarray:
-    """Utility (C, OD, Kc, M), members last; -inf if infeasible.
+def entry_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choice: Choice) -> np.ndarray:
+    """Utility (N, M) of every feasible (commodity, OD, chain) entry for every member.
 
     V = calibrated constants (rail, inland water, rail-sea containers) + log-km terms + coastal constant
         - theta x generalized cost (tariffs, time, handling, tolls, congestion penalties, less the rail-sea subsidy).
     Every term is a route feature times a member weight, so V is one BLAS product per commodity of the routes'
     feature matrix (computed once per set of routes) and a small (terms, M) weight matrix."""
-    n_c, n_od, n_k, n_a = routes.path_attrs.shape
+    n_a = routes.path_attrs.shape[-1]
     members = prices.coef.shape[0]
     n_g = routes.group_use.shape[-1]
     theta, a = choice.theta, choice.asc
-    weights = np.empty((n_c, n_a + n_g + 7, members))
+    weights = np.empty((len(COMMODITIES), n_a + n_g + 7, members))
     weights[:, :n_a] = -theta * prices.coef.transpose(1, 2, 0)
     weights[:, n_a : n_a + n_g] = -theta * np.asarray(penalty, dtype=float).reshape(n_g, members)
     weights[:, n_a + n_g] = theta * prices.railsea_subsidy_yuan_t
     weights[:, n_a + n_g + 1 : n_a + n_g + 6] = a.T
     weights[:, n_a + n_g + 6] = 1.0
-    util = np.matmul(routes.features, weights).reshape(n_c, n_od, n_k, members)
-    np.copyto(util, -np.inf, where=~routes.feasible[..., None])
+    util = np.empty((len(routes.entries), members))
+    bounds = routes.commodity_bounds
+    for c in range(len(COMMODITIES)):
+        np.matmul(routes.features[bounds[c] : bounds[c + 1]], weights[c], out=util[bounds[c] : bounds[c + 1]])
     return util
+
+
+def chain_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choice: Choice) -> np.ndarray:
+    """Utility (C, OD, Kc, M) on the whole grid, members last; -inf where the chain is infeasible (for inspection
+    and tests: loading works on the feasible entries, `entry_utility`)."""
+    n_c, n_od, n_k, _ = routes.path_attrs.shape
+    members = prices.coef.shape[0]
+    util = np.full((n_c * n_od * n_k, members), -np.inf)
+    util[routes.entries] = entry_utility(routes, prices, penalty, choice)
+    return util.reshape(n_c, n_od, n_k, members)
 
 
 @dataclass
@@ -599,9 +626,9 @@ def load_network(
     choice: Choice,
 ) -> Loading:
     """Split demand (M, C, Z*Z) Mt over chains and load the elements: tonnes, tkm, port and rail-sea flows."""
-    flow = logit_split(chain_utility(routes, prices, penalty, choice), axis=2, overwrite=True)  # (C, OD, Kc, M)
-    flow *= demand.transpose(1, 2, 0)[:, :, None, :]  # Mt
     members, n_c = demand.shape[0], demand.shape[1]
+    flow = grouped_logit_split(entry_utility(routes, prices, penalty, choice), routes.choice_start, overwrite=True)
+    flow *= demand.reshape(members, -1).T[routes.entry_cod]  # (N, M) Mt
     special = _special_elements(graph)
     gm = graph.group_matrix()
     # tkm by the statistical convention (whole haul of a shipment that touches Guangxi), and road tkm inside Guangxi
@@ -617,12 +644,13 @@ def load_network(
     port = np.zeros((members, n_c, len(PORTS)))
     railsea = np.zeros((members, len(PORTS)))
     group_flow = np.zeros((gm.shape[1], members))
+    bounds = routes.commodity_bounds
     for c in range(n_c):
-        flow_c = flow[c].reshape(-1, members)  # (OD x Kc, M)
-        el_flow = routes.incidence_t[c] @ flow_c  # (E, M)
+        flow_c = flow[bounds[c] : bounds[c + 1]]  # (entries of c, M)
+        el_flow = routes.entry_incidence_t[c] @ flow_c  # (E, M)
         tkm[:, c] = (el_flow.T @ full_km) / 1000.0  # Mt x km -> bn tkm
         road_tkm_in[:, c] = (el_flow.T @ road_in) / 1000.0
-        tonnes[:, c] = flow_c.T @ routes.mode_use[c]
+        tonnes[:, c] = flow_c.T @ routes.mode_use[bounds[c] : bounds[c + 1]]
         for p, port_name in enumerate(PORTS):
             port[:, c, p] = el_flow[special[f"port:{port_name}"]].sum(axis=0)
             if COMMODITIES[c] == "containers":
