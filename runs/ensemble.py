@@ -27,8 +27,8 @@ from transport.model import freight_members, simulate
 from transport.scenario import Scenario
 
 DEFAULT_CHUNK = 2000
-# Above this many members `auto` emulates freight: the exact model costs ~0.25 s a member for 2020-2060, the emulator's
-# design ~40 exact members once (see transport.freight_emulator).
+# Above this many members `auto` emulates freight: the exact model costs ~0.1 s a member for 2020-2060 plus ~6 s of
+# routing, the emulator's design ~40 exact members once (~10 s, see transport.freight_emulator).
 EMULATE_ABOVE = 256
 FREIGHT_METHODS = ("auto", "exact", "emulated")
 

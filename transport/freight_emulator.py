@@ -1,11 +1,11 @@
 """Freight emulator: a response surface of the freight model over its uncertain parameters, for large ensembles.
 
-Why: the exact freight model (network assignment of every year, see transport.freight) costs about 0.25 s per member
-for 2020-2060 plus ~10 s of routing, so 10,000 members would take the better part of an hour while fleets and urban
-need a minute. Members differ in freight only through the scalar parameters of `transport.levers.freight.UNCERTAIN`
-(logit scale, rail tariff factor, GDP elasticity factor, GDP growth shift), and every output (tonnes and tkm by
-commodity and mode, rail-sea TEU by port, port throughput, road tkm in Guangxi, per year) is a smooth function of them:
-logit shares, GDP growth paths.
+Why: the exact freight model (network assignment of every year, see transport.freight) costs about 0.1 s per member
+for 2020-2060 plus ~6 s of routing, so 10,000 members would take a quarter of an hour while fleets and urban need
+half a minute on two cores. Members differ in freight only through the scalar parameters of
+`transport.levers.freight.UNCERTAIN` (logit scale, rail tariff factor, GDP elasticity factor, GDP growth shift), and
+every output (tonnes and tkm by commodity and mode, rail-sea TEU by port, port throughput, road tkm in Guangxi, per
+year) is a smooth function of them: logit shares, GDP growth paths.
 
 Method: the exact model runs once on a scrambled Sobol design over the box the ensemble's members span (plus held-out
 validation points, in the same run, so they share its routes); a thin-plate-spline radial basis function with a
