@@ -44,7 +44,7 @@ class FreightEmulator:
     """Fitted surface over the varying freight parameters; freight parameters constant in the ensemble are fixed."""
 
     years: np.ndarray
-    names: tuple[str, ...]  # varying parameters, the surface's inputs (scaled to [0, 1] on [low, high])
+    names: tuple[str, ...]  # varying parameters: the surface's inputs, [low, high] to [0, 1] (multipliers in log)
     low: np.ndarray
     high: np.ndarray
     fixed: dict[str, float]
