@@ -9,11 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def logit_split(utility: np.ndarray, axis: int = -1, *, overwrite: bool = False) -> np.ndarray:
-    """Shares exp(V_k) / sum_j exp(V_j) over `axis` (the alternatives); -inf utilities are infeasible alternatives.
-
-    overwrite=True computes the shares in the utility array itself (a float array the caller no longer needs)."""
-    shares = np.asarray(utility, dtype=float) if overwrite else np.array(utility, dtype=float)
+def logit_split(utility: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Shares exp(V_k) / sum_j exp(V_j) over `axis` (the alternatives); -inf utilities are infeasible alternatives."""
+    shares = np.array(utility, dtype=float)
     top = np.max(shares, axis=axis, keepdims=True)
     top[~np.isfinite(top)] = 0.0
     # subtracting the row maximum keeps exp() in range whatever the cost scale; a row with nothing feasible is

@@ -523,6 +523,14 @@ class Routes:
 
 
 def _special_elements(graph: MultimodalGraph) -> dict[str, np.ndarray]:
+    """Element masks of rail-sea transfers and of each port's sea transfers (built once per graph: every loading
+    reads them)."""
+    if "special_elements" not in graph.derived:
+        graph.derived["special_elements"] = _build_special_elements(graph)
+    return graph.derived["special_elements"]
+
+
+def _build_special_elements(graph: MultimodalGraph) -> dict[str, np.ndarray]:
     kind = graph.el_layer
     out = {"railsea": np.isin(kind, ["rail>sea", "sea>rail"]) & (graph.el_kind == "transfer")}
     port_places = {"qinzhou": "Qinzhou", "fangchenggang": "Fangchenggang", "beihai": "Tieshan"}
