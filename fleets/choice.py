@@ -14,7 +14,11 @@ members and the other powertrains in proportion, so shares stay in [0, 1] and su
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from fleets import group_mask
 
 
 def capital_recovery_factor(rate: float | np.ndarray, years: float | np.ndarray) -> np.ndarray:
@@ -100,3 +104,26 @@ def charger_cap_share(cap_vehicles: np.ndarray, bev_survivors: np.ndarray, total
     total = np.asarray(total_sales, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total > 0, np.minimum(room / np.where(total > 0, total, 1.0), 1.0), 1.0)
+
+
+def bounded_shares(
+    logit: np.ndarray,
+    bev_survivors: np.ndarray,
+    total_sales: np.ndarray,
+    bounds: Sequence[tuple[str, str, float]],
+    bev_cap_vehicles: np.ndarray | None,
+    available: np.ndarray,
+) -> np.ndarray:
+    """Logit shares (M, P) after the charger cap (BEV stock <= what chargers serve) and the year's policy bounds
+    (group, "min" | "max", share), applied in order."""
+    shares = np.array(logit, dtype=float)
+    if bev_cap_vehicles is not None:
+        cap = charger_cap_share(bev_cap_vehicles, bev_survivors, total_sales)
+        shares = apply_max_share(shares, np.array(group_mask("bev")), cap, available)
+    for group, kind, bound in bounds:
+        mask = np.array(group_mask(group))
+        if kind == "min":
+            shares = apply_min_share(shares, mask, bound, available)
+        else:
+            shares = apply_max_share(shares, mask, bound, available)
+    return shares

@@ -21,16 +21,9 @@ import numpy as np
 import simpy
 
 from fleets import AGES, POWERTRAINS, group_mask
-from fleets.choice import apply_max_share, apply_min_share, charger_cap_share
 from fleets.energy import vintage_intensity
-from fleets.stock import age_survivors, settle_sales
-from fleets.survival import (
-    age_limit_rates,
-    hazard_between_shares,
-    programme_removal,
-    share_over_km_limit,
-    transition_rates,
-)
+from fleets.fused import step_segment_year
+from fleets.survival import age_limit_rates, programme_removal, share_over_km_limit, transition_rates
 
 P = len(POWERTRAINS)
 BEV = POWERTRAINS.index("bev")
@@ -217,6 +210,7 @@ def _segment_process(
     out: SimulationOutput,
 ):
     n_years = len(years)
+    base_year = int(years[0])
     available = np.asarray(seg.available, dtype=bool)
     base_stock = np.asarray(seg.base_stock, dtype=float)
     # Powertrain rows that can ever hold vehicles: on sale, or in the base stock. The others stay zero in every
@@ -224,80 +218,85 @@ def _segment_process(
     rows = np.flatnonzero(available | (base_stock.sum(axis=(0, 2)) > 0))
     stock = np.array(np.broadcast_to(base_stock[:, rows], (members, len(rows), AGES)), order="C")
     spare = np.empty_like(stock)
-    # Full-shape contiguous rates let age_survivors take its flat fast path.
-    base_rates = transition_rates(np.asarray(seg.log_survival)[:, rows]) * age_limit_rates(AGES, seg.age_limit_yr)
-    base_rates = np.ascontiguousarray(np.broadcast_to(base_rates, stock.shape))
-    vkt_new = np.broadcast_to(seg.vkt_new_km, (members, n_years))
-    g = np.asarray(seg.vkt_age_factor, dtype=float)
-    sums = _StockSums(seg, rows, members, int(years[0]))
+    rates = transition_rates(seg.log_survival, rows)
+    rates *= age_limit_rates(AGES, seg.age_limit_yr)
+    g = np.ascontiguousarray(seg.vkt_age_factor, dtype=float)
+    vkt_new = np.ascontiguousarray(np.broadcast_to(seg.vkt_new_km, (members, n_years)).T)  # (Y, M)
+    per_member = {
+        name: np.ascontiguousarray(np.broadcast_to(value, (members,)), dtype=float)
+        for name, value in (
+            ("phev_e", seg.phev_electric_mj_km),
+            ("uf", seg.phev_utility_factor),
+            ("sigma", np.reshape(np.asarray(seg.km_sigma, dtype=float), -1)),
+        )
+    }
+    intensity0 = np.ascontiguousarray(np.broadcast_to(seg.intensity_mj_km, (members, P))[:, rows])
+    phev_row = int(np.flatnonzero(rows == PHEV)[0]) if PHEV in rows else -1
+    capped = seg.charger_pool_share > 0 and available[BEV]
+    bev_row = int(np.flatnonzero(rows == BEV)[0]) if capped else -1
     use_km = seg.km_limit_km > 0 and seg.km_enforcement > 0
     if use_km:
         km = np.array(np.broadcast_to(seg.base_km, (members, AGES)), dtype=float)
-        over = share_over_km_limit(km, seg.km_limit_km, seg.km_sigma)
-        keep = np.ones((members, AGES))
+        over = share_over_km_limit(km, seg.km_limit_km, per_member["sigma"][:, None])
+    else:
+        km = over = np.zeros((0, AGES))
     # Results are written year-major (one contiguous block per year, not one cache line per member) and handed out
     # as (members, years, powertrains) views.
     res = {k: np.zeros((n_years, members, P)) for k in ("stock", "sales", "retirements", "vkt", "energy")}
     phev_elec = np.zeros((n_years, members))
     stock_p = stock.sum(axis=-1)
-    res["stock"][0][:, rows] = stock_p
-    res["sales"][0][:, rows] = stock[..., 0]
-    base_sums = sums.of(stock, int(years[0]))
-    sums.energy_into(res, phev_elec, 0, base_sums[..., 1].T, base_sums[..., 2].T, vkt_new[:, 0])
-    surv_full = np.zeros((members, P))
-    logit_by_year = np.ascontiguousarray(np.moveaxis(seg.shares, 1, 0))  # (Y, M|1, P): one block per year
+    _base_year_into(res, phev_elec, seg, stock, rows, g, vkt_new[0], intensity0, phev_row, per_member, base_year)
+    demand_by_year = None if seg.demand is None else np.ascontiguousarray(np.asarray(seg.demand, float).T)
+    sales_by_year = None if seg.sales_total is None else np.ascontiguousarray(np.asarray(seg.sales_total, float).T)
+    empty = np.zeros(0)
     for i in range(1, n_years):
         year = int(years[i])
         step_time = float(year) + 1.0
         if step_time > env.now:
             yield env.timeout(step_time - env.now)
-        new = age_survivors(stock, base_rates, out=spare)
-        if use_km:
-            # Accumulated kilometres of each cohort after this year's driving (age a -> a + 1); the share over the
-            # limit of the new state is next year's "before", so each state is evaluated once.
-            km_new = np.empty_like(km)
-            np.add(km[:, :-1], vkt_new[:, i : i + 1] * g[None, 1:], out=km_new[:, 1:])
-            km_new[:, 0] = 0.5 * vkt_new[:, i] * g[0]
-            over_new = share_over_km_limit(km_new, seg.km_limit_km, seg.km_sigma)
-            keep[:, 1:] = 1.0 - seg.km_enforcement * hazard_between_shares(over[:, :-1], over_new[:, 1:])
-            new *= keep[:, None, :]
-            km, over = km_new, over_new
-        for prog in active[seg.name]:
-            removal = programme_removal(float(year), prog.start, prog.end)
-            if removal <= 0:
-                continue
-            vintage = year - np.arange(AGES)  # cohorts now aged a were aged a - 1 at the end of year - 1
-            factor = np.ones((len(rows), AGES))
-            for p in prog.powertrains:
-                factor[np.flatnonzero(rows == POWERTRAINS.index(p))[:, None], vintage <= prog.max_vintage] = (
-                    1.0 - removal
-                )
-            new *= factor[None]
-        logit = np.broadcast_to(logit_by_year[i], (members, P))
-        demand = None if seg.demand is None else np.broadcast_to(seg.demand[:, i], (members,))
-        sales_total = None if seg.sales_total is None else np.broadcast_to(seg.sales_total[:, i], (members,))
         bounds = book.bounds(seg.name, float(year))
-        cap = infra.bev_cap(i) * seg.charger_pool_share if seg.charger_pool_share > 0 and available[BEV] else None
-
-        def shares_rule(surv_p, total, logit=logit, bounds=bounds, cap=cap):
-            surv_full[:, rows] = surv_p
-            return bounded_shares(logit, surv_full, total, bounds, cap, available)[:, rows]
-
-        # One pass gives the survivors, their use and energy; the sales entering at age 0 are added after.
-        aged = sums.of(new, year)
-        step = settle_sales(new, stock_p, shares_rule, demand, sales_total, survivors_by_powertrain=aged[..., 0].T)
-        if np.any(step.excess_retired > 0):
-            aged = sums.of(step.stock, year)
-            use_weighted, intensity_weighted = aged[..., 1].T, aged[..., 2].T
-        else:
-            use_weighted = aged[..., 1].T + step.sales * sums.weights[:, 0, 1]
-            intensity_weighted = aged[..., 2].T + step.sales * sums.weights[:, 0, 2]
-        spare, stock = stock, step.stock
-        stock_p = step.stock_by_powertrain
-        res["stock"][i][:, rows] = stock_p
-        res["sales"][i][:, rows] = step.sales
-        res["retirements"][i][:, rows] = step.retirements
-        sums.energy_into(res, phev_elec, i, use_weighted, intensity_weighted, vkt_new[:, i])
+        intensity_weight = (
+            g
+            * vintage_intensity(
+                np.ones(P), seg.improvement_per_yr, seg.historical_per_yr, seg.floor_ratio, base_year, year, AGES
+            )[rows]
+        )
+        step_segment_year(
+            stock,
+            spare,
+            stock_p,
+            rates,
+            _scrappage_factors(active[seg.name], rows, year),
+            km,
+            over,
+            float(seg.km_limit_km),
+            per_member["sigma"],
+            float(seg.km_enforcement),
+            g,
+            intensity_weight,
+            empty if demand_by_year is None else demand_by_year[i],
+            empty if sales_by_year is None else sales_by_year[i],
+            seg.shares[:, i][:, rows],
+            available[rows],
+            infra.bev_cap(i) * seg.charger_pool_share if capped else empty,
+            bev_row,
+            np.array([group_mask(group) for group, _, _ in bounds], dtype=bool).reshape(len(bounds), P)[:, rows],
+            np.array([kind == "min" for _, kind, _ in bounds], dtype=bool),
+            np.array([value for _, _, value in bounds], dtype=float),
+            vkt_new[i],
+            intensity0,
+            phev_row,
+            per_member["phev_e"],
+            per_member["uf"],
+            rows,
+            res["stock"][i],
+            res["sales"][i],
+            res["retirements"][i],
+            res["vkt"][i],
+            res["energy"][i],
+            phev_elec[i],
+        )
+        stock, spare = spare, stock
     out.stock[seg.name] = res["stock"].transpose(1, 0, 2)
     out.sales[seg.name] = res["sales"].transpose(1, 0, 2)
     out.retirements[seg.name] = res["retirements"].transpose(1, 0, 2)
@@ -306,67 +305,44 @@ def _segment_process(
     out.phev_electric_mj[seg.name] = phev_elec.T
 
 
-def bounded_shares(
-    logit: np.ndarray,
-    survivors_p: np.ndarray,
-    total_sales: np.ndarray,
-    bounds: Sequence[tuple[str, str, float]],
-    bev_cap_vehicles: np.ndarray | None,
-    available: np.ndarray,
-) -> np.ndarray:
-    """Logit shares after the charger cap (BEV stock <= what chargers serve) and the policy bounds of the year."""
-    shares = np.array(logit, dtype=float)
-    if bev_cap_vehicles is not None:
-        cap = charger_cap_share(bev_cap_vehicles, survivors_p[:, BEV], total_sales)
-        shares = apply_max_share(shares, np.array(group_mask("bev")), cap, available)
-    for group, kind, bound in bounds:
-        mask = np.array(group_mask(group))
-        if kind == "min":
-            shares = apply_min_share(shares, mask, bound, available)
-        else:
-            shares = apply_max_share(shares, mask, bound, available)
-    return shares
+def _scrappage_factors(programmes: Sequence[ScrappageProgramme], rows: np.ndarray, year: int) -> np.ndarray:
+    """(rows, A) share of each aged cohort the active early-scrappage programmes keep during `year`."""
+    factor = np.ones((len(rows), AGES))
+    vintage = year - np.arange(AGES)  # cohorts now aged a were aged a - 1 at the end of year - 1
+    for prog in programmes:
+        removal = programme_removal(float(year), prog.start, prog.end)
+        if removal <= 0:
+            continue
+        targeted = np.isin(rows, [POWERTRAINS.index(p) for p in prog.powertrains])
+        factor[np.ix_(targeted, vintage <= prog.max_vintage)] *= 1.0 - removal
+    return factor
 
 
-class _StockSums:
-    """Per member and powertrain row, in one BLAS pass over a stock (M, rows, A): vehicles, vehicle-years weighted by
-    relative use g(a), and the same weighted by the vintage's intensity relative to the base vintage."""
-
-    def __init__(self, seg: SegmentInputs, rows: np.ndarray, members: int, base_year: int) -> None:
-        self.seg = seg
-        self.rows = rows
-        self.base_year = base_year
-        self.g = np.asarray(seg.vkt_age_factor, dtype=float)
-        self.intensity0 = np.broadcast_to(seg.intensity_mj_km, (members, P))[:, rows]
-        self.phev_e = np.broadcast_to(seg.phev_electric_mj_km, (members,))
-        self.uf = np.broadcast_to(seg.phev_utility_factor, (members,))
-        self.phev_row = np.flatnonzero(rows == PHEV)
-        self.weights = np.empty((len(rows), AGES, 3))  # (rows, A, [1, g, g x relative intensity])
-        self.weights[:, :, 0] = 1.0
-        self.weights[:, :, 1] = self.g
-        self.year = None
-
-    def of(self, stock: np.ndarray, year: int) -> np.ndarray:
-        """(rows, M, 3) sums of the stock at the end of `year`."""
-        if year != self.year:
-            seg = self.seg
-            rel = vintage_intensity(
-                np.ones(P), seg.improvement_per_yr, seg.historical_per_yr, seg.floor_ratio, self.base_year, year, AGES
-            )
-            self.weights[:, :, 2] = rel[self.rows] * self.g
-            self.year = year
-        # (rows, M, A) @ (rows, A, 3) is a batched matmul numpy hands to BLAS without copying the stock.
-        return np.matmul(stock.transpose(1, 0, 2), self.weights)
-
-    def energy_into(
-        self, res: dict, phev_elec: np.ndarray, i: int, use_weighted: np.ndarray, weighted: np.ndarray, u: np.ndarray
-    ) -> None:
-        """Vehicle-km and energy of year index i from the stock's use-weighted and intensity-weighted sums (M, rows)
-        and the new-vehicle use u (M,) km."""
-        res["vkt"][i][:, self.rows] = use_weighted * u[:, None]
-        energy = weighted * u[:, None] * self.intensity0
-        if self.phev_row.size:
-            r = self.phev_row[0]
-            energy[:, r] *= 1.0 - self.uf
-            phev_elec[i] = weighted[:, r] * u * self.phev_e * self.uf
-        res["energy"][i][:, self.rows] = energy
+def _base_year_into(
+    res: dict,
+    phev_elec: np.ndarray,
+    seg: SegmentInputs,
+    stock: np.ndarray,
+    rows: np.ndarray,
+    g: np.ndarray,
+    u: np.ndarray,
+    intensity0: np.ndarray,
+    phev_row: int,
+    per_member: dict,
+    base_year: int,
+) -> None:
+    """Base-year results from the given stock: vehicles, the youngest cohort as the year's sales, vkt and energy."""
+    rel = vintage_intensity(
+        np.ones(P), seg.improvement_per_yr, seg.historical_per_yr, seg.floor_ratio, base_year, base_year, AGES
+    )[rows]
+    use_weighted = stock @ g  # (M, rows)
+    intensity_weighted = np.einsum("mra,ra->mr", stock, rel * g)
+    res["stock"][0][:, rows] = stock.sum(axis=-1)
+    res["sales"][0][:, rows] = stock[..., 0]
+    res["vkt"][0][:, rows] = use_weighted * u[:, None]
+    energy = intensity_weighted * u[:, None] * intensity0
+    if phev_row >= 0:
+        uf = per_member["uf"]
+        phev_elec[0] = intensity_weighted[:, phev_row] * u * per_member["phev_e"] * uf
+        energy[:, phev_row] *= 1.0 - uf
+    res["energy"][0][:, rows] = energy

@@ -33,11 +33,18 @@ def weibull_mean_life_yr(shape: float, scale_yr: float) -> float:
     return float(weibull_min.mean(c=shape, scale=scale_yr))
 
 
-def transition_rates(log_survival: np.ndarray) -> np.ndarray:
-    """p(a) = S(a+1)/S(a) along the last axis, from log S at ages 0..A-1; the last age always retires (p = 0)."""
+def transition_rates(log_survival: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """p(a) = S(a+1)/S(a) along the last axis, from log S at ages 0..A-1; the last age always retires (p = 0).
+
+    rows: only these indices of the second-to-last axis (as log_survival[..., rows, :], without the copy)."""
     log_s = np.asarray(log_survival, dtype=float)
-    rates = np.zeros_like(log_s)
-    rates[..., :-1] = np.exp(log_s[..., 1:] - log_s[..., :-1])
+    if rows is None:
+        rows = np.arange(log_s.shape[-2])
+    rates = np.empty((*log_s.shape[:-2], len(rows), log_s.shape[-1]))
+    for j, r in enumerate(rows):
+        np.subtract(log_s[..., r, 1:], log_s[..., r, :-1], out=rates[..., j, :-1])
+    np.exp(rates[..., :-1], out=rates[..., :-1])
+    rates[..., -1] = 0.0
     return rates
 
 

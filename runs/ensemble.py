@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -128,10 +129,18 @@ def executor(kind: str, workers: int | None = None, scheduler: str | None = None
             yield client.get_executor()
     elif kind == "local":
         # spawn, not fork: polars' and BLAS' thread pools do not survive a fork (children can deadlock)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_core_per_worker
+        ) as pool:
             yield pool
     else:
         yield None
+
+
+def _one_core_per_worker() -> None:
+    """The pool already has a process per core: the fleet engine's compiled kernel (fleets.fused) runs on one thread
+    in each, not on as many threads as cores (which would put two threads on each core)."""
+    numba.set_num_threads(1)
 
 
 def run_ensemble(

@@ -275,12 +275,13 @@ def _members(params: Mapping[str, np.ndarray], name: str, members: int) -> np.nd
 
 
 def log_survival(data: FleetData, seg: str, lifetime_factor: np.ndarray) -> np.ndarray:
-    """log S(a) shaped (M, P, A): Weibull per powertrain (scale x lifetime factors) or 0 for step-only segments."""
+    """log S(a) shaped (M, P, A): Weibull per powertrain (scale x lifetime factors); (1, P, A) zeros for step-only
+    segments, whose survival does not depend on the member."""
     row = data.seg(seg)
     ages = np.arange(AGES, dtype=float)
     lf = np.asarray(lifetime_factor, dtype=float)[:, None, None]
     if row["survival"] == "step":
-        return np.zeros((lf.shape[0], P, AGES))
+        return np.zeros((1, P, AGES))
     scale = row["weibull_scale_yr"] * data.pt(seg, "lifetime_factor")[None, :, None] * lf
     return weibull_log_survival(ages[None, None, :], row["weibull_shape"], scale)
 
