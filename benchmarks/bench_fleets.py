@@ -1,6 +1,7 @@
 """Benchmark of the fleet engine: 10,000 members x 10 segments x 7 powertrains x 41 ages x 2020-2060.
 
-Prints the wall time and two ratios measured in the same run:
+Prints the engine's wall time on its first call at this size in the process (every array's pages fresh) and on a
+repeated call (pages reused, as in an ensemble worker), and two ratios measured in the same run:
 (a) against a per-member Python loop over the same engine (100 members, one `simulate` call each, scaled to 10,000);
 (b) against a bare numpy bound: the same number of element updates (one multiply-shift of every stock element per
     segment and year, over the flattened arrays) with no model logic.
@@ -75,9 +76,9 @@ def per_member_loop(data, members: int, rng: np.random.Generator) -> float:
 def numpy_bound(members: int, flat: bool = True) -> float:
     """One multiply-shift per stock element, per segment and year, over arrays of the same shape: no model logic.
 
-    flat=True does it the fastest way numpy allows (one multiply over the flattened arrays, as the engine's ageing
-    does); flat=False over the 3-D shifted slices stock[..., :-1], the bound this benchmark printed before the engine
-    took the flat path (kept so numbers stay comparable across versions)."""
+    flat=True does it the fastest way numpy allows (one multiply over the flattened arrays); flat=False over the 3-D
+    shifted slices stock[..., :-1], the bound this benchmark printed first (kept so numbers stay comparable across
+    versions)."""
     shape = (members, len(POWERTRAINS), AGES)
     stocks = [np.random.default_rng(0).uniform(size=shape) for _ in SEGMENTS]
     spares = [np.empty(shape) for _ in SEGMENTS]

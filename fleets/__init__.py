@@ -9,6 +9,8 @@ Modules
 - `fleets.choice`     total cost of ownership, logit shares, policy floors/caps and the charger cap.
 - `fleets.energy`     energy intensity by vintage, fuel split, oil and CO2 factors.
 - `fleets.simulation` the SimPy orchestration: one process per segment, policy and infrastructure processes.
+- `fleets.fused`      the compiled (numba) step of one segment-year that the simulation runs; the numpy functions of
+                      `stock`, `survival` and `choice` define it and are the tests' reference.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Processes (never one per vehicle; Monte Carlo members are the first array axis of every state):
 - one process per segment: at the end of each year (time y + 1) it steps the segment's whole (members, powertrains,
-  ages) stock: survival, compulsory limits, early scrappage, sales, powertrain shares, energy;
+  ages) stock: survival, compulsory limits, early scrappage, sales, powertrain shares, energy (one compiled pass,
+  `fleets.fused.step_segment_year`; this module prepares its inputs and keeps the rules in force);
 - one process per policy rule (minimum or maximum share of a powertrain group in a segment's sales): it sleeps until
   its start date (which may fall mid-year) and then changes the rule in the rule book; a year's bound is the time
   average of the rule over the year, so a rule from 1 July counts half in that year;
@@ -255,12 +256,11 @@ def _segment_process(
         if step_time > env.now:
             yield env.timeout(step_time - env.now)
         bounds = book.bounds(seg.name, float(year))
-        intensity_weight = (
-            g
-            * vintage_intensity(
-                np.ones(P), seg.improvement_per_yr, seg.historical_per_yr, seg.floor_ratio, base_year, year, AGES
-            )[rows]
+        relative = vintage_intensity(
+            np.ones(P), seg.improvement_per_yr, seg.historical_per_yr, seg.floor_ratio, base_year, year, AGES
         )
+        intensity_weight = g * relative[rows]
+        # Ages `stock` into `spare`, settles sales and writes year i's results; stock_p becomes this year's.
         step_segment_year(
             stock,
             spare,
