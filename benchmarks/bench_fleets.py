@@ -6,6 +6,8 @@ repeated call (pages reused, as in an ensemble worker), and two ratios measured 
 (b) against a bare numpy bound: the same number of element updates (one multiply-shift of every stock element per
     segment and year, over the flattened arrays) with no model logic.
 Run: python benchmarks/bench_fleets.py [--members 10000] [--loop-members 100]
+The first call's system time is the kernel zeroing fresh pages; where transparent huge pages defragment on demand
+("madvise"), numpy's huge-page advice makes that ~3x dearer: compare with NUMPY_MADVISE_HUGEPAGE=0 in the environment.
 """
 
 from __future__ import annotations
