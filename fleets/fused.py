@@ -9,7 +9,8 @@ same order and with the same arithmetic:
    sales-driven mode: the given sales;
 4. powertrain shares: the logit shares, capped by the chargers, then the year's policy minimums and maximums
    (`charger_cap_share`, `apply_min_share`, `apply_max_share`);
-5. sales into age 0, flows by powertrain and the stock's use- and intensity-weighted sums for energy (`_StockSums`).
+5. sales into age 0, flows by powertrain, and the stock's use- and intensity-weighted sums that give vehicle-km and
+   energy (`fleets.energy`).
 
 Why compiled (numba) rather than numpy: numpy makes about six passes over the (members, powertrains, ages) state per
 year (ageing, kilometre keep, sums, sales, excess retirement) and some fifty small (members, powertrains) operations,
