@@ -87,7 +87,7 @@ def bench_assignment() -> None:
 
     root = Path(__file__).resolve().parent.parent / "transport" / "data" / "guangxi"
     t0 = time.perf_counter()
-    data = F.load_freight_data(root)
+    data = F.calibrate_freight(F.load_freight_data(root))
     print(f"load + 2020 calibration: {time.perf_counter() - t0:.2f} s")
     for year in (2020, 2030):
         t0 = time.perf_counter()

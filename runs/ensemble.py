@@ -23,13 +23,13 @@ import polars as pl
 from runs.store import encode_part
 from transport.dataset import Dataset
 from transport.freight import FreightResult, simulate_freight
-from transport.freight_emulator import FreightEmulator, fit_freight_emulator
+from transport.freight.emulator import FreightEmulator, fit_freight_emulator
 from transport.model import freight_members, simulate
 from transport.scenario import Scenario
 
 DEFAULT_CHUNK = 2000
 # Above this many members `auto` emulates freight: the exact model costs ~0.1 s a member for 2020-2060 plus ~6 s of
-# routing, the emulator's design ~40 exact members once (~10 s, see transport.freight_emulator).
+# routing, the emulator's design ~40 exact members once (~10 s, see transport.freight.emulator).
 EMULATE_ABOVE = 256
 FREIGHT_METHODS = ("auto", "exact", "emulated")
 

@@ -18,7 +18,7 @@ from runs.ensemble import DEFAULT_CHUNK, ensemble_freight, freight_method, run_e
 from runs.store import ResultsStore
 from transport.dataset import Dataset, load_dataset, read_manifest
 from transport.errors import ScenarioError
-from transport.freight_emulator import FreightEmulator
+from transport.freight.emulator import FreightEmulator
 from transport.scenario import Scenario, load_scenario, sample_parameters
 
 

@@ -15,7 +15,7 @@ from runs.ensemble import ensemble_freight, freight_method, run_ensemble
 from runs.execute import RunRequest, prepare
 from tests.conftest import run_cli
 from transport.freight import freight_arrays, simulate_freight
-from transport.freight_emulator import ARRAYS, FreightEmulator, _from_unit, fit_freight_emulator
+from transport.freight.emulator import ARRAYS, FreightEmulator, _from_unit, fit_freight_emulator
 from transport.levers.freight import UNCERTAIN
 from transport.scenario import sample_parameters
 

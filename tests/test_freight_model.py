@@ -33,12 +33,14 @@ _stub_missing_lever_modules()
 
 from networks.choice import logit_split  # noqa: E402
 from transport import freight as F  # noqa: E402
+from transport.freight.calibration import _central_params  # noqa: E402
+from transport.freight.network import _element_cost  # noqa: E402
 from transport.levers.freight import FreightLevers  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def data() -> F.FreightData:
-    return F.load_freight_data(DATA)
+    return F.calibrate_freight(F.load_freight_data(DATA))
 
 
 def test_base_year_calibration_within_two_percent(data: F.FreightData) -> None:
@@ -72,11 +74,11 @@ def test_conservation_tonnes_assigned_equal_demanded(data: F.FreightData) -> Non
     cal = data.calibration
     levers = FreightLevers()
     graph = F.year_graph(data, levers, 2030)
-    prices = F.year_prices(data, levers, F._central_params(), 2030, 1)
+    prices = F.year_prices(data, levers, _central_params(), 2030, 1)
     demand, intra = F.gravity_demand(
         data, data.cache["base_best_cost"], cal.land_total_mt, cal.beta_per_yuan, cal.sea_total_mt, cal.intra_factor
     )
-    routes = F.find_routes(graph, F._element_cost(graph, prices, np.zeros((len(graph.groups), 1))))
+    routes = F.find_routes(graph, _element_cost(graph, prices, np.zeros((len(graph.groups), 1))))
     util = F.chain_utility(routes, prices, np.zeros((len(graph.groups), 1)), F.Choice(np.array([0.02]), cal.asc))
     shares = logit_split(util, axis=2)[..., 0]  # (C, OD, K)
     has_demand = demand > 0
@@ -158,4 +160,4 @@ def test_bad_table_names_file_and_field(tmp_path: Path) -> None:
     path = target / "freight" / "modes.csv"
     path.write_text(path.read_text().replace("road,0.40", "road,-0.40"))
     with pytest.raises(DatasetError, match="tariff_yuan_tkm"):
-        F.load_freight_data(target, calibrate=False)
+        F.load_freight_data(target)

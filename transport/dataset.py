@@ -61,18 +61,23 @@ def dataset_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def load_dataset(folder: Path) -> Dataset:
-    """Load and check every table of the dataset in `folder`; the first problem raises a DatasetError."""
+def load_dataset(folder: Path, *, calibrate: bool = True) -> Dataset:
+    """Load and check every table of the dataset in `folder`; the first problem raises a DatasetError.
+
+    calibrate: run the freight model's base-year calibration (seconds); `validate` checks tables without it."""
     from transport.fleet_model import load_fleet_data
-    from transport.freight import load_freight_data
+    from transport.freight import calibrate_freight, load_freight_data
     from transport.urban import load_urban_data
 
     manifest = read_manifest(folder)
+    freight = load_freight_data(folder)
+    if calibrate:
+        calibrate_freight(freight)
     return Dataset(
         folder=folder,
         manifest=manifest,
         fleets=load_fleet_data(folder),
-        freight=load_freight_data(folder),
+        freight=freight,
         urban=load_urban_data(folder),
         hash=dataset_hash(folder),
     )

@@ -1,6 +1,6 @@
 """Freight emulator: a response surface of the freight model over its uncertain parameters, for large ensembles.
 
-Why: the exact freight model (network assignment of every year, see transport.freight) costs about 0.1 s per member
+Why: the exact freight model (network assignment of every year, transport.freight.model) costs about 0.1 s per member
 for 2020-2060 plus ~6 s of routing, so 10,000 members would take a quarter of an hour while fleets and urban need
 half a minute on two cores. Members differ in freight only through the scalar parameters of
 `transport.levers.freight.UNCERTAIN` (logit scale, rail tariff factor, GDP elasticity factor, GDP growth shift), and
@@ -28,7 +28,10 @@ import polars as pl
 from scipy.interpolate import RBFInterpolator
 from scipy.stats import qmc
 
-from transport.freight import MODES, FreightArrays, FreightData, FreightResult, freight_arrays, freight_result
+from transport.freight.data import FreightData
+from transport.freight.frames import FreightResult
+from transport.freight.model import FreightArrays, freight_arrays, freight_result
+from transport.freight.names import MODES
 from transport.levers.freight import UNCERTAIN, FreightLevers
 from transport.result_tables import ANALYSIS_COLUMNS
 

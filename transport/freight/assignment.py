@@ -1,0 +1,283 @@
+"""Mode-chain routes, the chain logit and the capacity-restrained (MSA) loading of one year."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse import csr_array, vstack
+
+from networks.assign import msa_assign
+from networks.choice import grouped_logit_split
+from networks.graph import ATTRS, MultimodalGraph, chain_paths
+from transport.freight.data import FreightData
+from transport.freight.names import CHAINS, COMMODITIES, MODES, PORTS, T_PER_TEU
+from transport.freight.network import YearPrices, _capacity, _element_cost
+from transport.levers.freight import FreightLevers
+
+# Cost sensitivity of the chain logit, per yuan/t (assumption: a 50 yuan/t cost advantage ~ e^1 odds; README).
+THETA_PER_YUAN_T = 0.02
+
+
+# Coastal shipping Beibu Gulf <-> Guangdong for Guangxi cargo is rare next to the Xijiang and road routes; the
+# constant keeps it small (assumption: -2, i.e. e^-2 = 0.14 of the odds at equal cost; range -3..-1; README).
+COASTAL_ASC = -2.0
+
+
+# --- loading
+
+
+@dataclass
+class Routes:
+    """Per commodity and chain: the OD x element incidence, OD x attribute sums, OD x group use, feasibility, and the
+    member-independent terms every loading reuses (computed once per set of routes)."""
+
+    incidence_t: list[csr_array]  # [c] (E, Z*Z*Kc): element x (OD, chain), columns OD-major
+    path_attrs: np.ndarray  # (C, Z*Z, Kc, A)
+    group_use: np.ndarray  # (C, Z*Z, Kc, G)
+    railsea_use: np.ndarray  # (C, Z*Z, Kc) rail<->sea transfers crossed
+    feasible: np.ndarray  # (C, Z*Z, Kc)
+    # Loading works on the feasible (commodity, OD, chain) entries only (a fifth of the grid in Guangxi), in
+    # (commodity, OD, chain) order, so each commodity's entries and each (commodity, OD)'s alternatives are contiguous.
+    entries: np.ndarray = field(init=False)  # (N,) flat index into (C, Z*Z, Kc)
+    entry_cod: np.ndarray = field(init=False)  # (N,) flat index into (C, Z*Z): the choice situation of the entry
+    choice_start: np.ndarray = field(init=False)  # first entry of each choice situation with a feasible chain
+    commodity_bounds: np.ndarray = field(init=False)  # (C + 1,) entries of commodity c: [b[c], b[c + 1])
+    entry_incidence_t: list[csr_array] = field(init=False)  # [c] (E, entries of c)
+    mode_use: np.ndarray = field(init=False)  # (N, 4) 1 where the path uses the mode inside the model
+    # (N, A + G + 7) per feasible entry: path attributes, group use, rail-sea transfers (containers), the indicators
+    # of the 3 constants (rail, inland water, rail-sea containers), log(1 + rail km/100), log(1 + water km/100),
+    # coastal constant; the member weights of these terms, in the same order, are built in entry_utility
+    features: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        n_c, n_od, n_k, n_a = self.path_attrs.shape
+        self.entries = np.flatnonzero(self.feasible.reshape(-1))
+        self.entry_cod = self.entries // n_k
+        self.choice_start = np.flatnonzero(np.r_[True, self.entry_cod[1:] != self.entry_cod[:-1]])
+        self.commodity_bounds = np.searchsorted(self.entries // (n_od * n_k), np.arange(n_c + 1))
+        self.entry_incidence_t = [
+            csr_array(self.incidence_t[c][:, self.entries[lo:hi] - c * n_od * n_k])
+            for c, (lo, hi) in enumerate(zip(self.commodity_bounds[:-1], self.commodity_bounds[1:], strict=True))
+        ]
+        in_km = self.path_attrs[..., [ATTRS.index(f"{m}_in_km") for m in MODES]]
+        self.mode_use = (in_km > 0).astype(float).reshape(-1, len(MODES))[self.entries]
+        # Constants: rail (rail and rail-sea chains of every commodity but containers), inland water (chains using
+        # the river), rail-sea (rail-sea chains of containers, calibrated to the rail-sea TEU). Splitting rail-sea by
+        # commodity identifies rail tonnes and rail-sea TEU separately.
+        is_rail = np.array(["rail" in c.states for c in CHAINS], dtype=float)
+        is_railsea = np.array([c.name.startswith("rail_sea") for c in CHAINS], dtype=float)
+        k_water = np.array(["inland_water" in c.states for c in CHAINS], dtype=float)
+        coastal = np.array([c.name.startswith("coastal") for c in CHAINS], dtype=float)
+        box = np.array([c == "containers" for c in COMMODITIES], dtype=float)[:, None]  # (C, 1)
+        k_rail = is_rail[None, :] * (1.0 - box * is_railsea[None, :])
+        per_chain = np.stack([k_rail, np.broadcast_to(k_water, (n_c, n_k)), box * is_railsea])  # (3, C, Kc)
+        n_g = self.group_use.shape[-1]
+        x = np.empty((n_c, n_od, n_k, n_a + n_g + 7))
+        x[..., :n_a] = self.path_attrs
+        x[..., n_a : n_a + n_g] = self.group_use
+        x[..., n_a + n_g] = self.railsea_use * box[:, :, None]
+        x[..., n_a + n_g + 1 : n_a + n_g + 4] = per_chain.transpose(1, 2, 0)[:, None]
+        x[..., n_a + n_g + 4] = np.log1p(self.path_attrs[..., ATTRS.index("rail_km")] / 100.0)
+        x[..., n_a + n_g + 5] = np.log1p(self.path_attrs[..., ATTRS.index("inland_water_km")] / 100.0)
+        x[..., n_a + n_g + 6] = COASTAL_ASC * coastal
+        self.features = x.reshape(n_c * n_od * n_k, -1)[self.entries]
+
+
+def _special_elements(graph: MultimodalGraph) -> dict[str, np.ndarray]:
+    """Element masks of rail-sea transfers and of each port's sea transfers (built once per graph: every loading
+    reads them)."""
+    if "special_elements" not in graph.derived:
+        graph.derived["special_elements"] = _build_special_elements(graph)
+    return graph.derived["special_elements"]
+
+
+def _build_special_elements(graph: MultimodalGraph) -> dict[str, np.ndarray]:
+    kind = graph.el_layer
+    out = {"railsea": np.isin(kind, ["rail>sea", "sea>rail"]) & (graph.el_kind == "transfer")}
+    port_places = {"qinzhou": "Qinzhou", "fangchenggang": "Fangchenggang", "beihai": "Tieshan"}
+    to_sea = np.char.endswith(kind.astype(str), ">sea") | np.char.startswith(kind.astype(str), "sea>")
+    for port, word in port_places.items():
+        at = np.char.find(graph.el_name.astype(str), word) >= 0
+        out[f"port:{port}"] = to_sea & at & (graph.el_kind == "transfer")
+        out[f"railsea:{port}"] = out["railsea"] & at
+    return out
+
+
+def find_routes(graph: MultimodalGraph, element_cost: np.ndarray) -> Routes:
+    """Least-cost paths per commodity (element_cost: (C, E)) and chain, with their attribute sums."""
+    z = len(graph.zones)
+    gm = graph.group_matrix()
+    rs = _special_elements(graph)["railsea"].astype(float)
+    n_c, n_k = element_cost.shape[0], len(CHAINS)
+    attrs = np.zeros((n_c, z * z, n_k, len(ATTRS)))
+    groups = np.zeros((n_c, z * z, n_k, gm.shape[1]))
+    railsea = np.zeros((n_c, z * z, n_k))
+    feasible = np.zeros((n_c, z * z, n_k), dtype=bool)
+    incidence_t: list[csr_array] = []
+    # row o * Kc + k of the stacked incidence is OD o on chain k (vstack puts chain k's ODs at k * Z*Z + o)
+    od_major = (np.arange(z * z)[:, None] + z * z * np.arange(n_k)[None, :]).reshape(-1)
+    for c in range(n_c):
+        row = []
+        for k, chain in enumerate(CHAINS):
+            paths = chain_paths(graph, chain, element_cost[c])
+            row.append(csr_array(paths.incidence))
+            attrs[c, :, k] = paths.incidence @ graph.attrs
+            groups[c, :, k] = (
+                (paths.incidence @ gm).toarray() if hasattr(paths.incidence @ gm, "toarray") else paths.incidence @ gm
+            )
+            railsea[c, :, k] = paths.incidence @ rs
+            feasible[c, :, k] = np.isfinite(paths.cost).reshape(-1)
+        incidence_t.append(csr_array(vstack(row, format="csr")[od_major].T))
+    # a chain must use its main mode inside the model (a rail chain with no rail km is the road chain in disguise)
+    for k, chain in enumerate(CHAINS):
+        for layer in set(chain.states) - {"road"}:
+            feasible[:, :, k] &= attrs[:, :, k, ATTRS.index(f"{layer}_km")] > 0
+    return Routes(incidence_t, attrs, groups, railsea, feasible)
+
+
+@dataclass
+class Choice:
+    """Member-specific choice parameters: logit scale and calibrated constants."""
+
+    theta: np.ndarray  # (M,) per yuan/t
+    asc: np.ndarray  # (M, 5): rail, water, railsea, log-km rail, log-km water
+
+
+def entry_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choice: Choice) -> np.ndarray:
+    """Utility (N, M) of every feasible (commodity, OD, chain) entry for every member.
+
+    V = calibrated constants (rail, inland water, rail-sea containers) + log-km terms + coastal constant
+        - theta x generalized cost (tariffs, time, handling, tolls, congestion penalties, less the rail-sea subsidy).
+    Every term is a route feature times a member weight, so V is one BLAS product per commodity of the routes'
+    feature matrix (computed once per set of routes) and a small (terms, M) weight matrix."""
+    n_a = routes.path_attrs.shape[-1]
+    members = prices.coef.shape[0]
+    n_g = routes.group_use.shape[-1]
+    theta, a = choice.theta, choice.asc
+    weights = np.empty((len(COMMODITIES), n_a + n_g + 7, members))
+    weights[:, :n_a] = -theta * prices.coef.transpose(1, 2, 0)
+    weights[:, n_a : n_a + n_g] = -theta * np.asarray(penalty, dtype=float).reshape(n_g, members)
+    weights[:, n_a + n_g] = theta * prices.railsea_subsidy_yuan_t
+    weights[:, n_a + n_g + 1 : n_a + n_g + 6] = a.T
+    weights[:, n_a + n_g + 6] = 1.0
+    util = np.empty((len(routes.entries), members))
+    bounds = routes.commodity_bounds
+    for c in range(len(COMMODITIES)):
+        np.matmul(routes.features[bounds[c] : bounds[c + 1]], weights[c], out=util[bounds[c] : bounds[c + 1]])
+    return util
+
+
+def chain_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choice: Choice) -> np.ndarray:
+    """Utility (C, OD, Kc, M) on the whole grid, members last; -inf where the chain is infeasible (for inspection
+    and tests: loading works on the feasible entries, `entry_utility`)."""
+    n_c, n_od, n_k, _ = routes.path_attrs.shape
+    members = prices.coef.shape[0]
+    util = np.full((n_c * n_od * n_k, members), -np.inf)
+    util[routes.entries] = entry_utility(routes, prices, penalty, choice)
+    return util.reshape(n_c, n_od, n_k, members)
+
+
+@dataclass
+class Loading:
+    """One all-or-nothing-per-chain loading of the network (all members)."""
+
+    group_flow: np.ndarray  # (G, M) Mt
+    outputs: dict[str, np.ndarray]
+
+
+def load_network(
+    graph: MultimodalGraph,
+    routes: Routes,
+    demand: np.ndarray,
+    intrazonal: np.ndarray,
+    prices: YearPrices,
+    penalty: np.ndarray,
+    choice: Choice,
+) -> Loading:
+    """Split demand (M, C, Z*Z) Mt over chains and load the elements: tonnes, tkm, port and rail-sea flows."""
+    members, n_c = demand.shape[0], demand.shape[1]
+    flow = grouped_logit_split(entry_utility(routes, prices, penalty, choice), routes.choice_start, overwrite=True)
+    flow *= demand.reshape(members, -1).T[routes.entry_cod]  # (N, M) Mt
+    special = _special_elements(graph)
+    gm = graph.group_matrix()
+    # tkm by the statistical convention (whole haul of a shipment that touches Guangxi), and road tkm inside Guangxi
+    # (what Guangxi's truck fleet drives, handed to fleets)
+    # (road and water statistics count carriers' whole hauls; rail statistics count tkm on the region's own lines)
+    full_km = np.stack(
+        [graph.attrs[:, ATTRS.index(f"{m}_in_km" if m == "rail" else f"{m}_km")] for m in MODES], axis=1
+    )  # (E, 4)
+    road_in = graph.attrs[:, ATTRS.index("road_in_km")]
+    road_tkm_in = np.zeros((members, n_c))
+    tkm = np.zeros((members, n_c, len(MODES)))
+    tonnes = np.zeros((members, n_c, len(MODES)))
+    port = np.zeros((members, n_c, len(PORTS)))
+    railsea = np.zeros((members, len(PORTS)))
+    group_flow = np.zeros((gm.shape[1], members))
+    bounds = routes.commodity_bounds
+    for c in range(n_c):
+        flow_c = flow[bounds[c] : bounds[c + 1]]  # (entries of c, M)
+        el_flow = routes.entry_incidence_t[c] @ flow_c  # (E, M)
+        tkm[:, c] = (el_flow.T @ full_km) / 1000.0  # Mt x km -> bn tkm
+        road_tkm_in[:, c] = (el_flow.T @ road_in) / 1000.0
+        tonnes[:, c] = flow_c.T @ routes.mode_use[bounds[c] : bounds[c + 1]]
+        for p, port_name in enumerate(PORTS):
+            port[:, c, p] = el_flow[special[f"port:{port_name}"]].sum(axis=0)
+            if COMMODITIES[c] == "containers":
+                railsea[:, p] = el_flow[special[f"railsea:{port_name}"]].sum(axis=0)
+        group_flow += gm.T @ el_flow
+    # intrazonal freight: road only, inside the prefecture
+    tonnes[:, :, 0] += intrazonal[..., 0].sum(axis=-1)
+    tkm[:, :, 0] += intrazonal[..., 1].sum(axis=-1) / 1000.0
+    road_tkm_in += intrazonal[..., 1].sum(axis=-1) / 1000.0
+    outputs = {
+        "tkm": tkm,
+        "tonnes": tonnes,
+        "port": port,
+        "railsea_teu": railsea * 1e6 / T_PER_TEU,
+        "road_tkm_in": road_tkm_in,
+    }
+    return Loading(group_flow, outputs)
+
+
+def assign_year(
+    data: FreightData,
+    levers: FreightLevers,
+    graph: MultimodalGraph,
+    prices: YearPrices,
+    demand: np.ndarray,
+    intrazonal: np.ndarray,
+    choice: Choice,
+    year: int,
+    *,
+    max_iter: int = 40,
+    tol: float = 5e-3,
+    start_penalty: np.ndarray | None = None,
+) -> tuple[Loading, float, np.ndarray]:
+    """Capacity-restrained assignment of one year by MSA; returns the averaged loading, the gap and the penalties.
+
+    max_iter 40: with 12, the plan scenario's years from 2047 on stopped at gaps of 0.05-0.12 (capacity saturates and
+    MSA's 1/k steps are slow), which left late-year results sensitive to rounding and carried a poor start penalty
+    into the next year; 40 reaches the 5e-3 gap in every year, and the whole run is faster (2.8 s instead of 7 s for
+    the central member) because converged penalties let the next years reuse their routes."""
+    capacity, scale = _capacity(data, graph, levers, year)
+    members = demand.shape[0]
+    start = np.zeros((len(graph.groups), members)) if start_penalty is None else start_penalty
+    # Routes within each chain are optimised once per year at the starting congestion (the previous year's, or the
+    # calibrated base year's); MSA then equilibrates the chain shares, which are smooth in cost, so the gap shrinks
+    # to zero instead of flip-flopping between all-or-nothing routes.
+    element_cost = _element_cost(graph, prices, start)
+    # years with the same network and (rounded) prices share routes: most baseline years do
+    key = f"routes:{id(graph)}:{hash(np.round(element_cost, 1).tobytes())}"
+    if key not in data.cache:
+        data.cache[key] = find_routes(graph, element_cost)
+    routes: Routes = data.cache[key]  # type: ignore[assignment]
+
+    def load(penalty: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        out = load_network(graph, routes, demand, intrazonal, prices, penalty, choice)
+        return out.group_flow, out.outputs
+
+    res = msa_assign(
+        load, capacity[:, None] * np.ones((1, members)), scale[:, None], max_iter=max_iter, tol=tol, start_penalty=start
+    )
+    return Loading(res.group_flow, res.outputs), res.gap, res.penalty
