@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fleets import AGES, POWERTRAINS, SEGMENTS
 from fleets.simulation import simulate
-from transport.fleet_model import engine_inputs, load_fleet_data
 from transport.levers.fleets import UNCERTAIN, FleetLevers, SalesRule, ScrappageProgramme
+from transport.vehicles import engine_inputs, load_fleet_data
 
 DATA = Path(__file__).resolve().parent.parent / "transport" / "data" / "guangxi"
 YEARS = np.arange(2020, 2061)

@@ -1,7 +1,7 @@
 """Fleet-turnover engine: vintage stocks, survival, powertrain choice, energy and CO2, run on a SimPy clock.
 
 Pure: numpy arrays and plain parameters in, arrays out. Knows nothing of files, scenarios or databases (the adapter
-`transport.fleet_model` translates a dataset and levers into the inputs defined here).
+`transport.vehicles` translates a dataset and levers into the inputs defined here).
 
 Modules
 - `fleets.survival`   Weibull and step survival, compulsory age and kilometre limits, early-scrappage fractions.

@@ -53,7 +53,7 @@ def _ensemble_analyses(
     scenario: Scenario, _dataset: Dataset, params: Mapping[str, np.ndarray], tables: dict[str, pl.DataFrame]
 ) -> dict[str, pl.DataFrame]:
     """Global sensitivity of the headline targets (ensembles only; empty for a central run)."""
-    from transport.sensitivity import target_sensitivity
+    from transport.analysis.sensitivity import target_sensitivity
 
     sampled = [name for name, spec in sorted(scenario.uncertain.items()) if not isinstance(spec, float | int)]
     return {"sensitivity": target_sensitivity(tables["targets"], params, sampled, seed=0)}
@@ -148,7 +148,7 @@ def validate_history(
     prints and stores (table `hindcast`) published, modelled, error, in/out of sample and tolerance."""
     from runs.execute import RunRequest, execute, prepare
     from runs.store import ResultsStore
-    from transport import hindcast
+    from transport.analysis import hindcast
 
     probe = prepare(RunRequest(scenario))
     facts = hindcast.load_facts(probe[2].folder)
@@ -205,7 +205,7 @@ def seek(
 
     from runs.execute import RunRequest, execute, prepare
     from runs.store import ResultsStore
-    from transport import seek as seeking
+    from transport.analysis import seek as seeking
     from transport.errors import ScenarioError
     from transport.scenario import raw_with_parents, sample_parameters
 

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from transport.errors import DatasetError
-from transport.fleet_model import ActivityInput, calibrate, load_fleet_data, simulate_fleets
 from transport.levers.fleets import UNCERTAIN, FleetLevers, SalesRule, ScrappageProgramme
+from transport.vehicles import ActivityInput, calibrate, load_fleet_data, simulate_fleets
 
 DATA = Path(__file__).resolve().parent.parent / "transport" / "data" / "guangxi"
 YEARS = np.arange(2020, 2061)

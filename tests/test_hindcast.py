@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import SHIPPED_DATASET, assert_user_error, run_cli
-from transport import hindcast
+from transport.analysis import hindcast
 from transport.errors import DatasetError
 
 
@@ -116,7 +116,7 @@ def test_validate_history_stores_the_table_keyed_by_its_run(hindcast_db: tuple[P
 
 def test_out_of_sample_errors_within_stated_tolerances(hindcast_db: tuple[Path, str]) -> None:
     """The proof of the hindcast: every tested out-of-sample fact is within its series' tolerance
-    (tolerances and reasons: transport/hindcast.py SERIES and transport/data/guangxi/history/README.md)."""
+    (tolerances and reasons: transport/analysis/hindcast.py SERIES and transport/data/guangxi/history/README.md)."""
     db, _ = hindcast_db
     con = duckdb.connect(str(db), read_only=True)
     try:

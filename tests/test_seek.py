@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from tests.conftest import assert_user_error, run_cli
-from transport.seek import knobs, search_threshold
+from transport.analysis.seek import knobs, search_threshold
 
 
 def test_linear_response_threshold_found_to_tolerance() -> None:

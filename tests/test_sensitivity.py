@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import qmc
 
-from transport.sensitivity import MIN_MEMBERS, first_order_indices, target_sensitivity
+from transport.analysis.sensitivity import MIN_MEMBERS, first_order_indices, target_sensitivity
 
 
 def test_first_order_indices_match_the_analytic_values_of_a_linear_model() -> None:

@@ -65,9 +65,9 @@ def load_dataset(folder: Path, *, calibrate: bool = True) -> Dataset:
     """Load and check every table of the dataset in `folder`; the first problem raises a DatasetError.
 
     calibrate: run the freight model's base-year calibration (seconds); `validate` checks tables without it."""
-    from transport.fleet_model import load_fleet_data
     from transport.freight import calibrate_freight, load_freight_data
     from transport.urban import load_urban_data
+    from transport.vehicles import load_fleet_data
 
     manifest = read_manifest(folder)
     freight = load_freight_data(folder)

@@ -23,13 +23,13 @@ import polars as pl
 
 from transport import targets as tg
 from transport.dataset import Dataset
-from transport.fleet_model import ActivityInput, simulate_fleets
 from transport.freight import COMMODITIES, T_PER_TEU, FreightResult, simulate_freight
 from transport.lmdi import EFFECTS, lmdi_oil
 from transport.result_tables import RESULT_COLUMNS
 from transport.scenario import Scenario
 from transport.tables import label_series
 from transport.urban import simulate_urban
+from transport.vehicles import ActivityInput, simulate_fleets
 
 TRUCK_SEGMENTS = ("light_van", "medium_truck", "heavy_truck")
 URBAN_SEGMENTS = ("private_car", "taxi", "bus", "motorcycle")

@@ -60,7 +60,7 @@ class ScrappageProgramme(BaseModel):
 
 
 class FleetLevers(BaseModel):
-    """Levers of the fleet model (transport.fleet_model)."""
+    """Levers of the fleet model (transport.vehicles)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,0 +1,188 @@
+"""The fleet adapter: activity hand-offs, levers and sampled parameters -> fleets engine inputs -> results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from fleets import POWERTRAINS, SEGMENTS
+from fleets.choice import logit_shares, tco_utility
+from fleets.simulation import SalesRule, ScrappageProgramme, SegmentInputs, simulate
+from transport.levers.base import year_path
+from transport.levers.fleets import UNCERTAIN, FleetLevers
+from transport.vehicles.choice import (
+    ChoiceContext,
+    _relaxed_asc,
+    _sales_shares_2020,
+    asc_from_shares,
+    reference_index,
+    tco_yuan_yr,
+)
+from transport.vehicles.data import FleetData
+from transport.vehicles.demand import car_ownership_per_1000, growth_index, population_m
+from transport.vehicles.frames import FleetResult, _result
+from transport.vehicles.stock import _members, base_km_by_age, base_stock, log_survival, vkt_age_factor
+
+
+@dataclass(frozen=True)
+class ActivityInput:
+    """Activity of a segment handed in by another domain; give exactly one of the three (arrays (members, years)).
+
+    stock_vehicles: vehicles wanted at the end of each year; vkt_bn: billion vehicle-km per year (its change from
+    the base year is applied to the segment's own base-year level); vkt_index: multiplies the segment's own
+    demand-driven vehicle-km.
+    """
+
+    stock_vehicles: np.ndarray | None = None
+    vkt_bn: np.ndarray | None = None
+    vkt_index: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        given = [x is not None for x in (self.stock_vehicles, self.vkt_bn, self.vkt_index)]
+        if sum(given) != 1:
+            raise ValueError("ActivityInput needs exactly one of stock_vehicles, vkt_bn, vkt_index")
+
+
+# ---------------------------------------------------------------------------------------------------------- adapter
+
+
+def simulate_fleets(
+    data: FleetData,
+    levers: FleetLevers,
+    params: Mapping[str, np.ndarray],
+    years: np.ndarray,
+    members: int,
+    activity: Mapping[str, ActivityInput] | None = None,
+    modes: Mapping[str, str] | None = None,
+    sales_paths: Mapping[str, np.ndarray] | None = None,
+) -> FleetResult:
+    """Run every segment for all members; `years` starts at the base year 2020.
+
+    `modes` may switch a segment to "sales" (sales-driven) with `sales_paths[segment]` (members, years) of sales.
+    """
+    inputs, rules, programmes, chargers, m, base_flows = engine_inputs(
+        data, levers, params, years, members, activity, modes, sales_paths
+    )
+    years = np.asarray(years, dtype=int)
+    out = simulate(inputs, years, members, rules, programmes, chargers, m["fleet_vehicles_per_charger"])
+    for seg in SEGMENTS:  # base-year flows from the reconstructed history
+        out.retirements[seg][:, 0] = base_flows[seg][1][None, :]
+    return _result(data, levers, out, years, members, m)
+
+
+def engine_inputs(
+    data: FleetData,
+    levers: FleetLevers,
+    params: Mapping[str, np.ndarray],
+    years: np.ndarray,
+    members: int,
+    activity: Mapping[str, ActivityInput] | None = None,
+    modes: Mapping[str, str] | None = None,
+    sales_paths: Mapping[str, np.ndarray] | None = None,
+):
+    """The engine's inputs: segment inputs, rules, programmes, chargers, per-member parameters, base-year flows."""
+    years = np.asarray(years, dtype=int)
+    if years[0] != 2020:
+        raise ValueError("years must start at the base year 2020")
+    activity = activity or {}
+    m = {name: _members(params, name, members) for name in UNCERTAIN}
+    ctx = ChoiceContext(
+        members,
+        m["fleet_battery_learning_rate"],
+        m["fleet_oil_price_factor"],
+        m["fleet_real_world_factor"],
+        m["fleet_phev_utility_factor"],
+        m["fleet_vkt_factor"],
+    )
+    n_years = len(years)
+    subsidy = year_path(levers.nev_subsidy_share, years)
+    nev_tax = year_path(levers.nev_purchase_tax_factor, years)
+    carbon = year_path(levers.carbon_price_yuan_t, years)
+    lam = float(data.parameters["choice"]["cost_sensitivity"]) * m["fleet_cost_sensitivity_factor"]
+    half_life = data.calibration["asc_half_life_yr"]
+    growth_shift = (
+        _members(params, "freight_gdp_growth_shift", members)
+        if "freight_gdp_growth_shift" in params
+        else np.zeros(members)
+    )
+    inputs: list[SegmentInputs] = []
+    base_flows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for seg in SEGMENTS:
+        row = data.seg(seg)
+        avail = data.pt(seg, "available") > 0
+        stock0, retire0 = base_stock(data, seg)
+        base_flows[seg] = (stock0, retire0)
+        tco = tco_yuan_yr(data, seg, years, ctx, subsidy, nev_tax, carbon)
+        ref = reference_index(data, seg)
+        reference = tco[:, 0, ref]
+        asc = asc_from_shares(_sales_shares_2020(data, seg), tco[:, 0], ref, lam, reference)
+        if seg == "private_car":
+            asc[:, POWERTRAINS.index("bev")] = data.calibration["asc_bev"]
+        util = tco_utility(tco, reference[:, None, None], _relaxed_asc(asc, years, half_life), lam[:, None, None])
+        shares = logit_shares(util, avail[None, None, :])
+        # Demand and use.
+        base_total = float(row["base_stock_vehicles"])
+        if row["demand_driver"] == "ownership":
+            own = car_ownership_per_1000(data, years, m["fleet_car_saturation_per_1000"], growth_shift)
+            own_demand = own * population_m(data, years)[None, :] * 1e3
+            own_demand = own_demand * base_total / own_demand[:, :1]
+        else:
+            own_demand = np.tile(base_total * growth_index(data, seg, years), (members, 1))
+        use = np.ones((members, n_years))
+        demand = own_demand
+        act = activity.get(seg)
+        if act is not None:
+            if act.stock_vehicles is not None:
+                demand = np.broadcast_to(np.asarray(act.stock_vehicles, float), (members, n_years)).copy()
+            else:
+                series = act.vkt_bn if act.vkt_bn is not None else act.vkt_index
+                series = np.broadcast_to(np.asarray(series, float), (members, n_years))
+                # vkt_bn: its change since the base year; vkt_index: used as given (a multiplier).
+                index = series / np.maximum(series[:, :1], 1e-12) if act.vkt_bn is not None else series
+                if act.vkt_bn is not None:  # replaces the segment's own demand path
+                    if row["activity_scales"] == "stock":
+                        demand = base_total * index
+                    else:
+                        use = index * own_demand[:, :1] / own_demand
+                elif row["activity_scales"] == "stock":
+                    demand = own_demand * index
+                else:
+                    use = index
+        mode = (modes or {}).get(seg, "stock")
+        vkt_new = row["vkt_km"] * m["fleet_vkt_factor"][:, None] * use
+        uplift = row["real_world_uplift"] * m["fleet_real_world_factor"]
+        inputs.append(
+            SegmentInputs(
+                name=seg,
+                base_stock=stock0[None],
+                log_survival=log_survival(data, seg, m["fleet_lifetime_factor"]),
+                shares=shares,
+                available=avail,
+                vkt_new_km=vkt_new,
+                vkt_age_factor=vkt_age_factor(data, seg),
+                intensity_mj_km=data.pt(seg, "intensity_test_mj_km")[None, :] * uplift[:, None],
+                improvement_per_yr=data.pt(seg, "improvement_per_yr"),
+                historical_per_yr=data.pt(seg, "historical_per_yr"),
+                floor_ratio=data.pt(seg, "floor_ratio"),
+                phev_electric_mj_km=data.pt(seg, "phev_electric_mj_km")[POWERTRAINS.index("phev")] * uplift,
+                phev_utility_factor=m["fleet_phev_utility_factor"],
+                demand=demand if mode == "stock" else None,
+                sales_total=None if mode == "stock" else np.asarray((sales_paths or {})[seg], float),
+                age_limit_yr=int(row["age_limit_yr"]),
+                km_limit_km=float(row["km_limit_km"]),
+                km_sigma=np.asarray(m["fleet_km_sigma"], dtype=float)[:, None],
+                km_enforcement=float(row["km_enforcement"]),
+                # accumulated km are linear in the member's use factor
+                base_km=base_km_by_age(data, seg)[None, :] * np.asarray(m["fleet_vkt_factor"], dtype=float)[:, None],
+                charger_pool_share=float(row["charger_pool_share"]),
+            )
+        )
+    rules = [SalesRule(r.segment, r.group, r.kind, r.share, r.start) for r in levers.sales_rules]
+    programmes = [
+        ScrappageProgramme(p.segment, tuple(p.powertrains), p.max_vintage, p.start, p.end)
+        for p in levers.scrappage_programmes
+    ]
+    chargers = year_path(levers.chargers, years)[None, :]
+    return inputs, rules, programmes, chargers, m, base_flows
