@@ -65,7 +65,7 @@ def test_simulated_base_year_matches_targets(data: F.FreightData) -> None:
     assert abs(get["rail"]["tkm_bn"] / t["rail_tkm"] - 1) < 0.02
     assert abs(get["inland_water"]["tonnes_mt"] / t["inland_water_t"] - 1) < 0.02
     assert abs(res.railsea["teu"].sum() / t["railsea_teu"] - 1) < 0.02
-    containers = res.port_t[0, 0, F.COMMODITIES.index("containers")]
+    containers = res.port_mt[0, 0, F.COMMODITIES.index("containers")]
     assert abs(containers * 1e6 / F.T_PER_TEU / 5.05e6 - 1) < 0.02  # Beibu Gulf 2020: 505万TEU
 
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from transport.errors import DatasetError
 from transport.tables import read_toml
+
+if TYPE_CHECKING:
+    from transport.freight import FreightData
+    from transport.urban import UrbanData
+    from transport.vehicles import FleetData
 
 
 @dataclass(frozen=True)
@@ -28,9 +33,9 @@ class Dataset:
 
     folder: Path
     manifest: Manifest
-    fleets: Any
-    freight: Any
-    urban: Any
+    fleets: FleetData
+    freight: FreightData
+    urban: UrbanData
     hash: str
 
 

@@ -21,18 +21,17 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
+from fleets import GROUPS
 from transport import targets as tg
 from transport.dataset import Dataset
-from transport.freight import COMMODITIES, T_PER_TEU, FreightResult, simulate_freight
+from transport.freight import COMMODITIES, T_PER_TEU, TRUCK_CLASSES, FreightResult, simulate_freight
 from transport.lmdi import EFFECTS, lmdi_oil
 from transport.result_tables import RESULT_COLUMNS
 from transport.scenario import Scenario
 from transport.tables import label_series
-from transport.urban import simulate_urban
-from transport.vehicles import ActivityInput, simulate_fleets
+from transport.urban import HANDOFF_SEGMENTS, UrbanResult, simulate_urban
+from transport.vehicles import ActivityInput, FleetResult, simulate_fleets
 
-TRUCK_SEGMENTS = ("light_van", "medium_truck", "heavy_truck")
-URBAN_SEGMENTS = ("private_car", "taxi", "bus", "motorcycle")
 LMDI_PERIODS = ((2020, 2030), (2030, 2060))
 
 
@@ -53,9 +52,9 @@ def simulate(
         freight = simulate_freight(dataset.freight, levers.freight, params, years, members)
     urban = simulate_urban(dataset.urban, levers.urban, params, years, members)
     activity: dict[str, ActivityInput] = {
-        seg: ActivityInput(vkt_bn=freight.truck_vkt_bn[seg]) for seg in TRUCK_SEGMENTS if seg in freight.truck_vkt_bn
+        seg: ActivityInput(vkt_bn=freight.truck_vkt_bn[seg]) for seg in TRUCK_CLASSES if seg in freight.truck_vkt_bn
     }
-    activity.update(urban_activity(urban, dataset))
+    activity.update(urban_activity(urban.vkt_bn, dataset.urban.provincial_vkt_share))
     fleets = simulate_fleets(dataset.fleets, levers.fleets, params, years, members, activity=activity)
     tables = {
         "fleet": fleets.fleet,
@@ -64,7 +63,7 @@ def simulate(
         "railsea": freight.railsea,
         "urban": urban.urban,
     }
-    tables["targets"] = target_rows(tables, urban, fleets, years)
+    tables["targets"] = target_rows(tables, urban, fleets.non_fossil_share, years)
     tables["lmdi"] = lmdi_rows(fleets, years)
     tables["indicators"] = indicator_rows(freight, urban, years)
     return tables
@@ -106,18 +105,19 @@ def _long(name: str, unit: str, grid: np.ndarray, years: np.ndarray) -> pl.DataF
     )
 
 
-def indicator_rows(freight: object, urban: object, years: np.ndarray) -> pl.DataFrame:
+def indicator_rows(freight: FreightResult, urban: UrbanResult, years: np.ndarray) -> pl.DataFrame:
     """Published-statistics series the domain tables do not hold: Beibu Gulf port throughput (all cargo and
-    containers, loaded + unloaded) and each modelled city's bus fleet."""
+    containers, loaded + unloaded) and each modelled city's bus fleet.
+
+    A freight result without port arrays (an emulator that does not reproduce them) gives no port rows."""
     frames = []
-    port_mt = np.asarray(getattr(freight, "port_t", np.zeros(0)))  # (M, Y, C) Mt
+    port_mt = freight.port_mt  # (M, Y, C)
     if port_mt.ndim == 3 and port_mt.shape[1] == len(years):
         frames.append(_long("beibu_port_throughput_t", "t", port_mt.sum(axis=2) * 1e6, years))
         boxes = port_mt[:, :, COMMODITIES.index("containers")] * 1e6 / T_PER_TEU
         frames.append(_long("beibu_container_teu", "TEU", boxes, years))
-    buses = getattr(urban, "bus_vehicles", None)  # (M, Y, cities)
-    for i, city in enumerate(getattr(urban, "cities", ())):
-        frames.append(_long(f"bus_fleet_vehicles.{city}", "vehicles", np.asarray(buses)[:, :, i], years))
+    for i, city in enumerate(urban.cities):
+        frames.append(_long(f"bus_fleet_vehicles.{city}", "vehicles", urban.bus_vehicles[:, :, i], years))
     schema = RESULT_COLUMNS["indicators"]
     return pl.concat(frames).cast(schema) if frames else pl.DataFrame(schema=schema)
 
@@ -134,25 +134,27 @@ def freight_members(result: FreightResult, start: int, stop: int) -> FreightResu
         railsea=rows(result.railsea),
         truck_vkt_bn={seg: values[start:stop] for seg, values in result.truck_vkt_bn.items()},
         msa_gap=result.msa_gap,
-        port_t=result.port_t[start:stop] if result.port_t.size else result.port_t,
+        port_mt=result.port_mt[start:stop] if result.port_mt.size else result.port_mt,
     )
 
 
-def urban_activity(urban: object, dataset: Dataset) -> dict[str, ActivityInput]:
+def urban_activity(
+    vkt_bn: Mapping[str, np.ndarray], provincial_vkt_share: Mapping[str, float]
+) -> dict[str, ActivityInput]:
     """Urban vehicle activity as an index on each segment's own provincial demand.
 
-    The urban model covers the big cities only; their change in vehicle-km (relative to the base year) scales the
-    share of the provincial segment activity that happens in those cities (dataset: urban_share_of_vkt).
+    The urban model covers the big cities only: their change in vehicle-km relative to the base year (vkt_bn,
+    (members, years) per segment) scales only the share of the provincial segment activity that happens in those
+    cities (dataset: urban/handoff.toml provincial_vkt_share); the rest follows the segment's own demand:
+    index = (1 - share) + share x vkt / vkt_base_year.
     """
     out: dict[str, ActivityInput] = {}
-    vkt = getattr(urban, "vkt_bn", {})
-    shares = getattr(dataset.urban, "provincial_vkt_share", {})
-    for seg in URBAN_SEGMENTS:
-        if seg not in vkt:
+    for seg in HANDOFF_SEGMENTS:
+        if seg not in vkt_bn:
             continue
-        series = np.asarray(vkt[seg], dtype=float)
+        series = np.asarray(vkt_bn[seg], dtype=float)
         index = series / np.maximum(series[:, :1], 1e-12)
-        weight = float(shares.get(seg, 0.0))
+        weight = float(provincial_vkt_share.get(seg, 0.0))
         out[seg] = ActivityInput(vkt_index=1.0 - weight + weight * index)
     return out
 
@@ -170,44 +172,40 @@ def _member_year_sums(frame: pl.DataFrame, columns: list[str], years: np.ndarray
     return grids
 
 
-def target_rows(tables: Mapping[str, pl.DataFrame], urban: object, fleets: object, years: np.ndarray) -> pl.DataFrame:
-    """The targets table (without run_id) from the result tables."""
+def target_rows(
+    tables: Mapping[str, pl.DataFrame], urban: UrbanResult, non_fossil_share: np.ndarray, years: np.ndarray
+) -> pl.DataFrame:
+    """The targets table (without run_id) from the result tables, the urban green-trip shares and population, and
+    the grid's non-fossil share path behind the WTW CO2 ((members, years))."""
     members = int(tables["energy"]["member"].max()) + 1 if tables["energy"].height else 1
     parts: dict[str, pl.DataFrame] = {"railsea": tg.railsea_targets(tables["railsea"])}
-    green = getattr(urban, "green_share", None)
-    population = getattr(urban, "population", None)
-    if green is not None and population is not None:
-        parts["green"] = tg.green_trip_targets(green(include_ebike=False), population)
-        parts["green_ebike"] = tg.green_trip_targets(green(include_ebike=True), population, label="_with_ebike")
+    parts["green"] = tg.green_trip_targets(urban.green_share(include_ebike=False), urban.population)
+    parts["green_ebike"] = tg.green_trip_targets(urban.green_share(include_ebike=True), urban.population, "_with_ebike")
     oil, co2_ttw, co2_wtw = _member_year_sums(tables["energy"], ["oil_mt", "co2_ttw_mt", "co2_wtw_mt"], years, members)
     parts["oil"] = tg.peak_targets("road_oil", years, oil, "Mt")
     parts["co2_ttw"] = tg.peak_targets("road_co2_ttw", years, co2_ttw, "Mt")
     parts["co2_wtw"] = tg.peak_targets("road_co2_wtw", years, co2_wtw, "Mt")
     fleet = tables["fleet"].with_columns(
-        pl.when(pl.col("powertrain").is_in(["bev", "phev", "fcev"])).then(pl.col("stock")).otherwise(0.0).alias("nev")
+        pl.when(pl.col("powertrain").is_in(GROUPS["nev"])).then(pl.col("stock")).otherwise(0.0).alias("nev")
     )
     nev_stock, stock = _member_year_sums(fleet, ["nev", "stock"], years, members)
     nev_grid = np.divide(nev_stock, stock, out=np.zeros_like(stock), where=stock > 0)
     parts["nev"] = tg.indicator_rows("nev_share_of_stock", years, nev_grid, (2025, 2030, 2035, 2060), "share")
-    non_fossil = getattr(fleets, "non_fossil_share", None)
-    if non_fossil is not None:
-        parts["non_fossil"] = tg.indicator_rows(
-            "non_fossil_power_share_assumed",
-            years,
-            np.asarray(non_fossil),
-            (2025, 2030, 2060),
-            "share",
-            "grid path behind the WTW CO2",
-        )
+    parts["non_fossil"] = tg.indicator_rows(
+        "non_fossil_power_share_assumed",
+        years,
+        np.asarray(non_fossil_share),
+        (2025, 2030, 2060),
+        "share",
+        "grid path behind the WTW CO2",
+    )
     return tg.all_targets(parts)
 
 
-def lmdi_rows(fleets: object, years: np.ndarray) -> pl.DataFrame:
+def lmdi_rows(fleets: FleetResult, years: np.ndarray) -> pl.DataFrame:
     """Additive LMDI of road oil for 2020-2030 and 2030-2060, by segment and effect (Mt)."""
-    segments: list[str] = list(fleets.segments)  # type: ignore[attr-defined]
-    vkt = np.asarray(fleets.vkt_bn)  # type: ignore[attr-defined]  # (members, years, segments)
-    energy = np.asarray(fleets.energy_pj)  # type: ignore[attr-defined]
-    oil = np.asarray(fleets.oil_mt)  # type: ignore[attr-defined]
+    segments = list(fleets.segments)
+    vkt, energy, oil = fleets.vkt_bn, fleets.energy_pj, fleets.oil_mt  # (members, years, segments)
     frames = []
     members = np.arange(vkt.shape[0], dtype=np.int32)
     for start, end in LMDI_PERIODS:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from fleets import GROUPS
 from transport.result_tables import ANALYSIS_COLUMNS
 from transport.tables import Column, TableSpec, read_table
 
@@ -72,19 +73,19 @@ def _indicator(name: str) -> Callable[[Tables], pl.DataFrame]:
 
 
 def _nev_stock(t: Tables) -> pl.DataFrame:
-    nev = t["fleet"].filter(pl.col("powertrain").is_in(["bev", "phev", "fcev"]) & (pl.col("segment") != "motorcycle"))
+    nev = t["fleet"].filter(pl.col("powertrain").is_in(GROUPS["nev"]) & (pl.col("segment") != "motorcycle"))
     return _by_year(nev, pl.col("stock").sum())
 
 
 def _nev_share_of_car_sales(t: Tables) -> pl.DataFrame:
     cars = t["fleet"].filter(pl.col("segment").is_in(["private_car", "taxi"]))
-    nev = pl.col("sales").filter(pl.col("powertrain").is_in(["bev", "phev", "fcev"])).sum()
+    nev = pl.col("sales").filter(pl.col("powertrain").is_in(GROUPS["nev"])).sum()
     return _by_year(cars, nev / pl.col("sales").sum())
 
 
 def _bus_clean_share(t: Tables) -> pl.DataFrame:
     buses = t["fleet"].filter(pl.col("segment") == "bus")
-    clean = pl.col("stock").filter(pl.col("powertrain").is_in(["bev", "phev", "fcev", "gas"])).sum()
+    clean = pl.col("stock").filter(pl.col("powertrain").is_in(GROUPS["clean"])).sum()
     return _by_year(buses, clean / pl.col("stock").sum())
 
 

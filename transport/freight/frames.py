@@ -19,7 +19,7 @@ class FreightResult:
     railsea: pl.DataFrame
     truck_vkt_bn: dict[str, np.ndarray]
     msa_gap: np.ndarray  # (years,) relative gap at the end of each year's MSA
-    port_t: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years, C) Beibu Gulf throughput, Mt
+    port_mt: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years, C) Beibu Gulf throughput
 
 
 def _freight_frame(tonnes: np.ndarray, tkm: np.ndarray, years: np.ndarray) -> pl.DataFrame:

@@ -45,7 +45,7 @@ def freight_result(data: FreightData, levers: FreightLevers, arrays: FreightArra
         railsea=_railsea_frame(arrays.railsea_teu, years),
         truck_vkt_bn=truck_vkt(data, levers, arrays.road_tkm_in_bn, years),
         msa_gap=arrays.msa_gap,
-        port_t=arrays.port_mt,
+        port_mt=arrays.port_mt,
     )
 
 

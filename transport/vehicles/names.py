@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fleets import POWERTRAINS, SEGMENTS
+from fleets import GROUPS, POWERTRAINS, SEGMENTS
 
 P = len(POWERTRAINS)
-NEV = ("phev", "bev", "fcev")
+NEV = GROUPS["nev"]  # the engine owns the policy groups
 SEG_SET = frozenset(SEGMENTS)
 PT_SET = frozenset(POWERTRAINS)
