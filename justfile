@@ -15,8 +15,8 @@ bench:
 # Lint and type-check
 lint:
     ruff check .
-    ruff format --check . || true
-    mypy transport runs fleets networks --ignore-missing-imports
+    ruff format --check .
+    mypy
 
 # Charts and HTML report for the latest run of each scenario
 report:

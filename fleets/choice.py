@@ -71,7 +71,9 @@ def _rescale(shares: np.ndarray, mask: np.ndarray, target: np.ndarray, available
     return out
 
 
-def apply_min_share(shares: np.ndarray, mask: np.ndarray, minimum: np.ndarray, available: np.ndarray) -> np.ndarray:
+def apply_min_share(
+    shares: np.ndarray, mask: np.ndarray, minimum: np.ndarray | float, available: np.ndarray
+) -> np.ndarray:
     """Raise the share of a group of powertrains to at least `minimum` (M,) where it is lower."""
     minimum = np.broadcast_to(np.asarray(minimum, dtype=float), shares.shape[:-1])
     feasible = (np.asarray(mask, bool) & np.asarray(available, bool)).any(axis=-1)
@@ -83,7 +85,9 @@ def apply_min_share(shares: np.ndarray, mask: np.ndarray, minimum: np.ndarray, a
     return np.where(need[..., None], _rescale(shares, mask, target, available), shares)
 
 
-def apply_max_share(shares: np.ndarray, mask: np.ndarray, maximum: np.ndarray, available: np.ndarray) -> np.ndarray:
+def apply_max_share(
+    shares: np.ndarray, mask: np.ndarray, maximum: np.ndarray | float, available: np.ndarray
+) -> np.ndarray:
     """Lower the share of a group of powertrains to at most `maximum` (M,) where it is higher.
 
     The cap is not applied where no powertrain outside the group is available (nothing could take the sales).

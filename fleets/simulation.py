@@ -237,7 +237,8 @@ def _segment_process(
     bev_row = int(np.flatnonzero(rows == BEV)[0]) if capped else -1
     use_km = seg.km_limit_km > 0 and seg.km_enforcement > 0
     if use_km:
-        km = np.array(np.broadcast_to(seg.base_km, (members, AGES)), dtype=float)
+        assert seg.base_km is not None, "a km limit needs the segment's km by age"
+        km = np.broadcast_to(seg.base_km, (members, AGES)).astype(np.float64)
         over = share_over_km_limit(km, seg.km_limit_km, per_member["sigma"][:, None])
     else:
         km = over = np.zeros((0, AGES))

@@ -111,6 +111,8 @@ def transit_stops_from_osm(osm_path: Path) -> np.ndarray:
     """(lat, lon) of every transit stop node in an OSM file (tags in TRANSIT_TAGS), shape (stops, 2)."""
     points: list[tuple[float, float]] = []
     for obj in osmium.FileProcessor(str(osm_path), osmium.osm.NODE):
+        if not isinstance(obj, osmium.osm.Node):  # the filter yields nodes only; this narrows the type
+            continue
         tags = obj.tags
         if any(tags.get(key) in values for key, values in TRANSIT_TAGS.items()):
             points.append((obj.location.lat, obj.location.lon))

@@ -303,6 +303,7 @@ def peak_year_chart(peaks: pl.DataFrame) -> alt.TopLevelMixin:
         .join(peaks.group_by("scenario").agg(pl.len().alias("total")), on="scenario")
         .with_columns((pl.col("members") / pl.col("total")).alias("share"))
     )
+    years = peaks["peak_year"].to_numpy()
     bars = (
         alt.Chart(counts)
         .mark_bar(opacity=0.75)
@@ -310,7 +311,7 @@ def peak_year_chart(peaks: pl.DataFrame) -> alt.TopLevelMixin:
             x=alt.X(
                 "peak_year:O",
                 title="Peak year of road oil use",
-                scale=alt.Scale(domain=list(range(int(peaks["peak_year"].min()), int(peaks["peak_year"].max()) + 1))),
+                scale=alt.Scale(domain=list(range(int(years.min()), int(years.max()) + 1))),
             ),
             y=alt.Y("share:Q", title="Share of members", axis=alt.Axis(format="%"), stack=None),
             color=alt.Color("scenario:N", title="Scenario"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import signal
 import sys
 from enum import StrEnum
@@ -14,7 +15,7 @@ import numpy as np
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from transport.errors import UserError
@@ -47,6 +48,23 @@ class FreightMethod(StrEnum):
 
 
 DbOption = Annotated[Path, typer.Option("--db", help="Results database (views over per-run Parquet files)")]
+
+
+@app.callback()
+def _diagnostics(
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Diagnostics on stderr: -v calibration residuals and phase timings, -vv every year's MSA gap",
+        ),
+    ] = 0,
+) -> None:
+    """Guangxi transport modal-shift and fleet-electrification model."""
+    level = (logging.WARNING, logging.INFO)[verbose] if verbose < 2 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
 
 
 def _ensemble_analyses(
@@ -108,7 +126,7 @@ def run(
             scenario = prep[0]
             task = progress.add_task(f"{scenario.name:<12}", total=None)
 
-            def advance(done: int, total: int, task: int = task) -> None:
+            def advance(done: int, total: int, task: TaskID = task) -> None:
                 progress.update(task, completed=done, total=total)
 
             run_ids.append(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import subprocess
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ from transport.dataset import Dataset, load_dataset, read_manifest
 from transport.errors import ScenarioError
 from transport.freight.emulator import FreightEmulator
 from transport.scenario import Scenario, load_scenario, sample_parameters
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,10 @@ def prepare(request: RunRequest) -> tuple[Scenario, Path, Dataset]:
         )
     if end != scenario.years.end:
         scenario = scenario.model_copy(update={"years": scenario.years.model_copy(update={"end": end})})
-    return scenario, path, load_dataset(folder)
+    started = time.perf_counter()
+    dataset = load_dataset(folder)
+    log.info("dataset %s loaded and calibrated in %.1f s", folder, time.perf_counter() - started)
+    return scenario, path, dataset
 
 
 def run_id_for(scenario: Scenario, started: dt.datetime, seed: int, members: int) -> str:

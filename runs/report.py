@@ -50,7 +50,8 @@ def headline_table(targets: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
                 continue
             r = hit.row(0, named=True)
             value = f"{int(r['value'])}" if r["unit"] == "year" else f"{100 * r['value']:.1f} %"
-            prob = targets.filter((pl.col("run_id") == r["run_id"]) & (pl.col("target") == target))["met"].mean()
+            met = targets.filter((pl.col("run_id") == r["run_id"]) & (pl.col("target") == target))["met"]
+            prob = float(met.cast(pl.Float64).to_numpy().mean())
             verdict = "met" if r["met"] else "not met"
             if targets.filter(pl.col("run_id") == r["run_id"])["member"].n_unique() > 1:
                 verdict += f"; P(met) = {prob:.0%}"

@@ -118,7 +118,7 @@ def indicator_rows(freight: FreightResult, urban: UrbanResult, years: np.ndarray
         frames.append(_long("beibu_container_teu", "TEU", boxes, years))
     for i, city in enumerate(urban.cities):
         frames.append(_long(f"bus_fleet_vehicles.{city}", "vehicles", urban.bus_vehicles[:, :, i], years))
-    schema = RESULT_COLUMNS["indicators"]
+    schema = pl.Schema(RESULT_COLUMNS["indicators"])
     return pl.concat(frames).cast(schema) if frames else pl.DataFrame(schema=schema)
 
 
@@ -177,7 +177,7 @@ def target_rows(
 ) -> pl.DataFrame:
     """The targets table (without run_id) from the result tables, the urban green-trip shares and population, and
     the grid's non-fossil share path behind the WTW CO2 ((members, years))."""
-    members = int(tables["energy"]["member"].max()) + 1 if tables["energy"].height else 1
+    members = int(tables["energy"]["member"].to_numpy().max()) + 1 if tables["energy"].height else 1
     parts: dict[str, pl.DataFrame] = {"railsea": tg.railsea_targets(tables["railsea"])}
     parts["green"] = tg.green_trip_targets(urban.green_share(include_ebike=False), urban.population)
     parts["green_ebike"] = tg.green_trip_targets(urban.green_share(include_ebike=True), urban.population, "_with_ebike")
@@ -225,5 +225,5 @@ def lmdi_rows(fleets: FleetResult, years: np.ndarray) -> pl.DataFrame:
                     }
                 )
             )
-    schema = RESULT_COLUMNS["lmdi"]
+    schema = pl.Schema(RESULT_COLUMNS["lmdi"])
     return pl.concat(frames).cast(schema) if frames else pl.DataFrame(schema=schema)

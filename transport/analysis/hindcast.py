@@ -206,4 +206,4 @@ def compare(tables: Tables, facts: pl.DataFrame) -> pl.DataFrame:
 def last_fact_year(facts: pl.DataFrame) -> int:
     """The latest year with a fact of a known series (how far a hindcast run must go)."""
     known = facts.filter(pl.col("series").is_in(list(SERIES)))
-    return int(known["year"].max()) if known.height else 0
+    return int(known["year"].to_numpy().max()) if known.height else 0

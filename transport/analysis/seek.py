@@ -29,6 +29,7 @@ from typing import Any, get_args
 
 import numpy as np
 import polars as pl
+from pydantic import BaseModel
 from scipy.optimize import brentq
 
 from transport.dataset import Dataset
@@ -88,7 +89,7 @@ TARGETS: dict[str, Target] = {
     ),
 }
 
-_MODELS = {"fleets": FleetLevers, "freight": FreightLevers, "urban": UrbanLevers}
+_MODELS: dict[str, type[BaseModel]] = {"fleets": FleetLevers, "freight": FreightLevers, "urban": UrbanLevers}
 
 
 @dataclass(frozen=True)
@@ -256,8 +257,12 @@ def seek(
         best_cost = np.inf
         for knob in own:
             base_x = knob.base_value(base)
+
+            def lever_margin(v: float, k: Knob = knob, t: Target = target) -> float:
+                return t.margin(evaluate(scenario_with({k: v})))
+
             x, m, end = search_threshold(
-                lambda v, k=knob, t=target: t.margin(evaluate(scenario_with({k: v}))),
+                lever_margin,
                 base_x,
                 knob.low,
                 knob.high,
@@ -288,9 +293,10 @@ def seek(
         def package(t: float, moving: dict[Knob, float] = moving) -> dict[Knob, float]:
             return {k: k.base_value(base) + t * (e - k.base_value(base)) for k, e in moving.items()}
 
-        t_found, m, _ = search_threshold(
-            lambda t, tg=target: tg.margin(evaluate(scenario_with(package(t)))), 0.0, 0.0, 1.0, X_TOL
-        )
+        def package_margin(t: float, tg: Target = target) -> float:
+            return tg.margin(evaluate(scenario_with(package(t))))
+
+        t_found, m, _ = search_threshold(package_margin, 0.0, 0.0, 1.0, X_TOL)
         levers = ", ".join(k.name for k in moving)
         if t_found is None:
             row(

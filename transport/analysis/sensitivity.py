@@ -84,7 +84,7 @@ def target_sensitivity(
     parameters the scenario draws from distributions. Targets that do not vary across members are skipped.
     """
     schema = ANALYSIS_COLUMNS["sensitivity"]
-    members = int(targets["member"].max()) + 1 if targets.height else 0
+    members = int(targets["member"].to_numpy().max()) + 1 if targets.height else 0
     if members - 1 < MIN_MEMBERS or not sampled:
         return pl.DataFrame(schema=schema)
     # rows of the design: members 1..N-1; columns: the sampled parameters, scaled to [0, 1] by rank (the indices

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from typing import cast
 
 import numpy as np
 
@@ -14,6 +16,7 @@ from transport.freight.names import BASE_YEAR, COMMODITIES, TARGET_NAMES
 from transport.freight.network import _capacity, _element_cost, year_graph, year_prices
 from transport.levers.freight import UNCERTAIN, FreightLevers
 
+log = logging.getLogger(__name__)
 CALIBRATION_ACCEPT = 0.01  # every base-year target within 1% after the capacity-restrained assignment
 
 
@@ -122,6 +125,12 @@ def calibrate_base_year(
     names = [*TARGET_NAMES, *[f"port_t_{c}" for c in COMMODITIES]]
     residuals = {n: float(np.mean(model[:, i]) / target[i] - 1.0) for i, n in enumerate(names)}
     data.cache["base_best_cost"] = best
+    log.info(
+        "freight 2020 calibration: %d fixed-point iterations, MSA gap %.1e, residuals (model/target - 1) %s",
+        it_total,
+        gap,
+        ", ".join(f"{n} {r:+.2%}" for n, r in residuals.items()),
+    )
     return Calibration(land_total, beta, intra_factor, sea_total, asc, residuals, it_total, gap)
 
 
@@ -130,7 +139,7 @@ def _refit_constants(data: FreightData, params: Mapping[str, np.ndarray], member
     levers = FreightLevers()
     graph = year_graph(data, levers, BASE_YEAR)
     prices = year_prices(data, levers, params, BASE_YEAR, members)
-    best = data.cache["base_best_cost"]
+    best = cast(np.ndarray, data.cache["base_best_cost"])
     demand, intra = gravity_demand(data, best, cal.land_total_mt, cal.beta_per_yuan, cal.sea_total_mt, cal.intra_factor)
     dm = np.broadcast_to(demand, (members, *demand.shape))
     im = np.broadcast_to(intra, (members, *intra.shape))

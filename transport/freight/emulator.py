@@ -39,7 +39,7 @@ DESIGN_POINTS = 32  # Sobol points (a power of two); 4 parameters, outputs smoot
 VALIDATION_POINTS = 8
 DESIGN_SEED = 20201231  # fixed: the design depends only on the ensemble's parameter box, not on the run's seed
 ARRAYS = ("tonnes_mt", "tkm_bn", "railsea_teu", "port_mt", "road_tkm_in_bn")
-VALIDATION_COLUMNS = ANALYSIS_COLUMNS["freight_emulator"]
+VALIDATION_COLUMNS = pl.Schema(ANALYSIS_COLUMNS["freight_emulator"])
 
 
 @dataclass
@@ -60,6 +60,7 @@ class FreightEmulator:
     def arrays(self, params: Mapping[str, np.ndarray], members: int) -> FreightArrays:
         """Emulated outputs of `members` members with these parameters (clipped at zero: all are quantities)."""
         if self.surface is None:
+            assert self.constant is not None, "an emulator without a surface holds the constant answer"
             flat = np.broadcast_to(self.constant, (members, len(self.constant)))
         else:
             flat = self.surface(self._unit(params, members))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -16,6 +18,8 @@ from transport.freight.names import COMMODITIES, MODES, PORTS
 from transport.freight.network import year_graph, year_prices
 from transport.levers.base import year_path
 from transport.levers.freight import UNCERTAIN, FreightLevers
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,10 +71,9 @@ def freight_arrays(
         asc = _refit_constants(data, params, members, cal)
     theta = THETA_PER_YUAN_T * params["freight_logit_scale"]
     choice = Choice(theta, asc)
-    best = data.cache.get("base_best_cost")
-    if best is None:
+    if "base_best_cost" not in data.cache:
         data.calibration = cal = calibrate_base_year(data, _central_params(), 1)
-        best = data.cache["base_best_cost"]
+    best = cast(np.ndarray, data.cache["base_best_cost"])  # (C, Z, Z) yuan/t, set by the calibration
     demand0, intra0 = gravity_demand(
         data, best, cal.land_total_mt, cal.beta_per_yuan, cal.sea_total_mt, cal.intra_factor
     )
@@ -95,6 +98,7 @@ def freight_arrays(
         loading, gaps[yi], penalty = assign_year(
             data, levers, graph, prices, demand, intra, choice, int(year), start_penalty=penalty
         )
+        log.debug("freight %d: MSA gap %.1e", year, gaps[yi])
         tonnes[:, yi] = loading.outputs["tonnes"]
         tkm[:, yi] = loading.outputs["tkm"]
         railsea[:, yi] = loading.outputs["railsea_teu"]

@@ -47,7 +47,7 @@ def _year_tables(
                 if place not in set(data.places["place"].to_list()):
                     raise DatasetError("levers.freight.new_links", "place", place, "a place of freight/places.csv")
                 lon, lat = _place_xy(data, place)
-                node, km = snap_points(nodes, [lon], [lat], link.layer)
+                node, km = snap_points(nodes, np.array([lon]), np.array([lat]), link.layer)
                 if node[0] < 0 or km[0] > 1.0:  # the layer has no node at this place yet: add one
                     node_rows.append((n, link.layer, -1, lon, lat))
                     ends.append(n)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -17,6 +18,8 @@ from transport.urban.choice import mixed_shares, trip_length_bands
 from transport.urban.data import UrbanData
 from transport.urban.frames import UrbanResult, _long_frame
 from transport.urban.names import DAYS_PER_YEAR, MODE_INDEX, MODES, VKT_SEGMENTS
+
+log = logging.getLogger(__name__)
 
 
 def default_params(members: int = 1) -> dict[str, np.ndarray]:
@@ -34,7 +37,7 @@ def _param(params: Mapping[str, np.ndarray], name: str, members: int) -> np.ndar
 
 def _segments() -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """Availability of each mode in the 8 segments (car available?, in metro catchment?, e-bike allowed?)."""
-    combos = list(itertools.product((1, 0), repeat=3))
+    combos = [(car, metro, ebike) for car, metro, ebike in itertools.product((1, 0), repeat=3)]
     avail = np.ones((len(combos), len(MODES)), dtype=bool)
     for s, (car, metro, ebike) in enumerate(combos):
         avail[s, MODE_INDEX["car"]] = bool(car)
@@ -218,12 +221,13 @@ def simulate_urban(
             v_all[ci][:, 0], band_w[:, 0], seg_w[:, 0], seg_avail, data.base_shares[ci]
         )
         residual = max(residual, res)
+    log.info("urban 2020 calibration: largest share residual %.1e over %d cities", residual, c)
     has_metro = data.base_shares[:, MODE_INDEX["metro"]] > 0
     if has_metro.any():
         offset = (asc[:, has_metro, MODE_INDEX["metro"]] - asc[:, has_metro, MODE_INDEX["bus"]]).mean(axis=1)
     else:
         offset = np.zeros(m)
-    for ci in np.flatnonzero(~has_metro):
+    for ci in np.flatnonzero(~has_metro).tolist():
         asc[:, ci, MODE_INDEX["metro"]] = asc[:, ci, MODE_INDEX["bus"]] + offset
 
     for ci in range(c):

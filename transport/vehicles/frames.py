@@ -11,6 +11,7 @@ from fleets import FUELS, POWERTRAINS, SEGMENTS
 from fleets.energy import electricity_wtw_kg_gj, grid_factor_path
 from transport.levers.base import year_path
 from transport.levers.fleets import FleetLevers
+from transport.result_tables import RESULT_COLUMNS
 from transport.vehicles.data import FleetData
 
 
@@ -106,17 +107,7 @@ def _result(data: FleetData, levers: FleetLevers, out, years: np.ndarray, member
                 }
             )
         )
-    energy_schema = {
-        "member": pl.Int32,
-        "year": pl.Int32,
-        "segment": pl.Utf8,
-        "powertrain": pl.Utf8,
-        "fuel": pl.Utf8,
-        "energy_pj": pl.Float64,
-        "oil_mt": pl.Float64,
-        "co2_ttw_mt": pl.Float64,
-        "co2_wtw_mt": pl.Float64,
-    }
+    energy_schema = pl.Schema(RESULT_COLUMNS["energy"])
     energy = pl.concat(frames).cast(energy_schema) if frames else pl.DataFrame(schema=energy_schema)
     fleet_frames = []
     for si, seg in enumerate(SEGMENTS):
@@ -137,15 +128,7 @@ def _result(data: FleetData, levers: FleetLevers, out, years: np.ndarray, member
                     }
                 )
             )
-    fleet_schema = {
-        "member": pl.Int32,
-        "year": pl.Int32,
-        "segment": pl.Utf8,
-        "powertrain": pl.Utf8,
-        "stock": pl.Float64,
-        "sales": pl.Float64,
-        "retirements": pl.Float64,
-    }
+    fleet_schema = pl.Schema(RESULT_COLUMNS["fleet"])
     fleet = pl.concat(fleet_frames).cast(fleet_schema)
     return FleetResult(
         fleet=fleet,
