@@ -51,3 +51,17 @@ def group_mask(group: str) -> list[bool]:
     """Which powertrains (in POWERTRAINS order) belong to a policy group."""
     members = GROUPS[group]
     return [p in members for p in POWERTRAINS]
+
+
+def powertrain_fuels(liquid_fuel: str) -> dict[str, str]:
+    """The fuel each powertrain burns; hybrids (and a plug-in hybrid's liquid kilometres) burn the segment's liquid
+    fuel, gasoline or diesel. A plug-in hybrid's electric kilometres are the utility-factor share (fleets.energy)."""
+    return {
+        "gasoline": "gasoline",
+        "diesel": "diesel",
+        "hev": liquid_fuel,
+        "phev": liquid_fuel,
+        "bev": "electricity",
+        "fcev": "hydrogen",
+        "gas": "natural_gas",
+    }

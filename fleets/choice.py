@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import softmax
 
 from fleets import group_mask
 
@@ -39,11 +40,8 @@ def learning_price(
 
 
 def logit_shares(utility: np.ndarray, available: np.ndarray) -> np.ndarray:
-    """Multinomial logit over the last axis; unavailable alternatives get share 0."""
-    u = np.where(available, utility, -np.inf)
-    u = u - np.max(u, axis=-1, keepdims=True)
-    e = np.where(available, np.exp(u), 0.0)
-    return e / e.sum(axis=-1, keepdims=True)
+    """Multinomial logit over the last axis; unavailable alternatives (utility -inf) get share 0."""
+    return softmax(np.where(available, utility, -np.inf), axis=-1)
 
 
 def tco_utility(tco_yuan_yr: np.ndarray, reference_yuan_yr: np.ndarray, asc: np.ndarray, cost_sensitivity: np.ndarray):

@@ -11,7 +11,7 @@ from networks.assign import msa_assign
 from networks.choice import grouped_logit_split
 from networks.graph import ATTRS, MultimodalGraph, chain_paths
 from transport.freight.data import FreightData
-from transport.freight.names import CHAINS, COMMODITIES, MODES, PORTS, T_PER_TEU
+from transport.freight.names import CHAINS, COMMODITIES, MODES, PORT_WORDS, PORTS, T_PER_TEU
 from transport.freight.network import YearPrices, _capacity, _element_cost
 from transport.levers.freight import FreightLevers
 
@@ -95,9 +95,9 @@ def _special_elements(graph: MultimodalGraph) -> dict[str, np.ndarray]:
 def _build_special_elements(graph: MultimodalGraph) -> dict[str, np.ndarray]:
     kind = graph.el_layer
     out = {"railsea": np.isin(kind, ["rail>sea", "sea>rail"]) & (graph.el_kind == "transfer")}
-    port_places = {"qinzhou": "Qinzhou", "fangchenggang": "Fangchenggang", "beihai": "Tieshan"}
     to_sea = np.char.endswith(kind.astype(str), ">sea") | np.char.startswith(kind.astype(str), "sea>")
-    for port, word in port_places.items():
+    for port in PORTS:
+        word = PORT_WORDS[port]
         at = np.char.find(graph.el_name.astype(str), word) >= 0
         out[f"port:{port}"] = to_sea & at & (graph.el_kind == "transfer")
         out[f"railsea:{port}"] = out["railsea"] & at

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammainc, gammaln
+from scipy.special import gammainc, gammaln, softmax
 
 from transport.urban.names import UNAVAILABLE_UTILITY
 
@@ -40,9 +40,7 @@ def logit_shares(utility: np.ndarray, available: np.ndarray | None = None) -> np
     v = np.asarray(utility, dtype=float)
     if available is not None:
         v = np.where(available, v, UNAVAILABLE_UTILITY)
-    v = v - v.max(axis=-1, keepdims=True)
-    e = np.exp(v)
-    return e / e.sum(axis=-1, keepdims=True)
+    return softmax(v, axis=-1)
 
 
 def mixed_shares(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fleets import AGES, POWERTRAINS
+from fleets import AGES, POWERTRAINS, powertrain_fuels
 from fleets.choice import capital_recovery_factor, learning_price, logit_shares, tco_utility
 from transport.levers.fleets import UNCERTAIN
 from transport.vehicles.data import FleetData
@@ -81,15 +81,7 @@ def tco_yuan_yr(
     intensity = data.pt(seg, "intensity_test_mj_km")[None, :] * uplift  # (M, P)
     phev_e = data.pt(seg, "phev_electric_mj_km")[None, :] * uplift
     liquid = row["liquid_fuel"]
-    fuel_of = {
-        "gasoline": "gasoline",
-        "diesel": "diesel",
-        "hev": liquid,
-        "phev": liquid,
-        "bev": "electricity",
-        "fcev": "hydrogen",
-        "gas": "natural_gas",
-    }
+    fuel_of = powertrain_fuels(liquid)
     carbon = np.asarray(carbon_price_yuan_t, float)[None, :]  # (1, Y)
     cost_km = np.zeros((ctx.members, len(years), P))
     for j, p in enumerate(POWERTRAINS):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from fleets import FUELS, POWERTRAINS, SEGMENTS
+from fleets import FUELS, POWERTRAINS, SEGMENTS, powertrain_fuels
 from fleets.energy import electricity_wtw_kg_gj, grid_factor_path
 from transport.levers.base import year_path
 from transport.levers.fleets import FleetLevers
@@ -61,15 +61,7 @@ def _result(data: FleetData, levers: FleetLevers, out, years: np.ndarray, member
     rows: list[tuple[str, str, str, np.ndarray]] = []
     for si, seg in enumerate(SEGMENTS):
         liquid = data.seg(seg)["liquid_fuel"]
-        fuel_of = {
-            "gasoline": "gasoline",
-            "diesel": "diesel",
-            "hev": liquid,
-            "phev": liquid,
-            "bev": "electricity",
-            "fcev": "hydrogen",
-            "gas": "natural_gas",
-        }
+        fuel_of = powertrain_fuels(liquid)
         for pi, p in enumerate(POWERTRAINS):
             rows.append((seg, p, fuel_of[p], energy_mj[:, :, si, pi] / 1e9))
         rows.append((seg, "phev", "electricity", phev_elec_mj[:, :, si] / 1e9))
