@@ -19,7 +19,7 @@ def test_scenarios_lists_the_shipped_three() -> None:
     result = run_cli("scenarios")
     assert result.code == 0
     names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
-    assert names[:3] == ["baseline", "plan", "accelerated"]
+    assert names[:4] == ["baseline", "history", "plan", "accelerated"]
 
 
 def test_unknown_scenario_name() -> None:

@@ -32,7 +32,7 @@ def _write(path: Path, data: dict) -> Path:
 
 def test_shipped_scenarios_load_and_differ() -> None:
     names = list(shipped_scenarios())
-    assert names[:3] == ["baseline", "plan", "accelerated"]
+    assert names[:4] == ["baseline", "history", "plan", "accelerated"]
     hashes = {name: load_scenario(name)[0].resolved_hash() for name in names}
     assert len(set(hashes.values())) == len(names), "each shipped scenario must change something"
 

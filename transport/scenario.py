@@ -177,7 +177,7 @@ def _drop_none(value: Any) -> Any:
 def shipped_scenarios() -> dict[str, Path]:
     """Names and files of the scenarios shipped with the package, in a stable order (baseline first)."""
     files = {p.stem: p for p in sorted(SCENARIO_DIR.glob("*.toml"))}
-    order = ["baseline", "plan", "accelerated"]
+    order = ["baseline", "history", "plan", "accelerated"]
     return {name: files[name] for name in [*order, *sorted(set(files) - set(order))] if name in files}
 
 
