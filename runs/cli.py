@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from transport.errors import UserError
+from transport.levers.base import FIRST_YEAR, LAST_YEAR
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -106,7 +107,8 @@ def run(
         int, typer.Option("--seed", min=0, max=MAX_SEED, help="Base seed of the uncertain parameters (0..2**63-1)")
     ] = 20201231,
     end_year: Annotated[
-        int | None, typer.Option("--end-year", help="Last simulated year (default: scenario's)")
+        int | None,
+        typer.Option("--end-year", min=FIRST_YEAR, max=LAST_YEAR, help="Last simulated year (default: scenario's)"),
     ] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Write charts and the report afterwards")] = True,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Local worker processes (0: run in-process)")] = 0,
@@ -447,8 +449,10 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
         # typer turns Ctrl-C into exit code 130 and, outside standalone mode, returns it instead of exiting
-        if code == 130:
+        if code == EXIT_INTERRUPTED:
             raise KeyboardInterrupt
+        if isinstance(code, int) and code:  # typer.Exit(code) inside a command, outside standalone mode
+            sys.exit(code)
     except UserError as exc:
         err_console.print(f"error: {exc.one_line()}", markup=False)
         sys.exit(exc.exit_code)

@@ -351,6 +351,10 @@ def checked_inputs(scenario_name: str | Path) -> tuple[Scenario, Path, Dataset]:
     `transport validate` runs, and the first step of runs.execute.prepare."""
     scenario, path = load_scenario(scenario_name)
     folder = scenario.dataset_path(relative_to=path.parent)
+    if not folder.is_dir():
+        raise ScenarioError(
+            path, "dataset", scenario.dataset, f"a shipped dataset or a dataset folder (relative to the file): {folder}"
+        )
     manifest = read_manifest(folder)
     if scenario.years.base != manifest.base_year:
         raise ScenarioError(path, "years.base", scenario.years.base, f"the dataset's base year {manifest.base_year}")

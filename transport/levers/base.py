@@ -47,7 +47,22 @@ def _not_empty(value: dict) -> dict:
     return value
 
 
+def _each_distinct(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        for path in value.values():
+            _distinct_year_keys(path)
+    return value
+
+
+def _each_not_empty(value: dict) -> dict:
+    for path in value.values():
+        _not_empty(path)
+    return value
+
+
 YearPath = Annotated[dict[Year, V], BeforeValidator(_distinct_year_keys), AfterValidator(_not_empty)]
+# year paths keyed by name (a city): the same rules for each
+NamedYearPaths = Annotated[dict[str, dict[Year, V]], BeforeValidator(_each_distinct), AfterValidator(_each_not_empty)]
 
 
 @dataclass(frozen=True)

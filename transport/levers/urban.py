@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from transport.levers.base import Uncertain, YearPath
+from transport.levers.base import NamedYearPaths, Uncertain, YearPath
 
 MetroKm = Annotated[float, Field(ge=0.0, le=600.0)]
 LaneKmPerMillion = Annotated[float, Field(ge=0.0, le=300.0)]
@@ -34,7 +34,7 @@ class UrbanLevers(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    metro_km_added: dict[str, YearPath[MetroKm]] = Field(
+    metro_km_added: NamedYearPaths[MetroKm] = Field(
         default_factory=dict,
         description=(
             "Metro/light-rail km in service beyond the committed network, per city (city -> {year: km}), "
