@@ -136,7 +136,7 @@ def executor(kind: str, workers: int | None = None, scheduler: str | None = None
         # spawn, not fork: polars' and BLAS' thread pools do not survive a fork (children can deadlock)
         pool = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=_SpawnWithoutCtrlC(),
             initializer=_start_worker,
             initargs=(os.getpid(),),
         )
@@ -149,6 +149,26 @@ def executor(kind: str, workers: int | None = None, scheduler: str | None = None
         pool.shutdown(wait=True)
     else:
         yield None
+
+
+class _SpawnProcessWithoutCtrlC(multiprocessing.context.SpawnProcess):
+    """A spawned worker that ignores Ctrl-C from birth: an ignored signal stays ignored across exec and Python keeps
+    it so, so a Ctrl-C while the worker still imports (before its initializer runs) cannot print its traceback;
+    the parent handles Ctrl-C and stops the pool."""
+
+    def start(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            super().start()
+            return
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            super().start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class _SpawnWithoutCtrlC(multiprocessing.context.SpawnContext):
+    Process = _SpawnProcessWithoutCtrlC
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
