@@ -297,6 +297,10 @@ class ResultsStore:
         for attempt in range(20):
             try:
                 con = duckdb.connect(str(self.db_path), read_only=True, config=_SANDBOX_CONFIG)
+            except duckdb.ConnectionException as exc:  # this process holds it open with other settings
+                raise StoreError(
+                    self.db_path, "database", "open", f"a database this process has not opened otherwise ({exc})"
+                ) from None
             except duckdb.IOException as exc:
                 if "not a valid DuckDB database" in str(exc) and not rebuilt and any(self.runs_dir.glob("_schema_v*")):
                     rebuilt = True
@@ -341,7 +345,7 @@ class ResultsStore:
 
 
 # Extensions never load (not even the ones DuckDB would fetch on first use) and nothing spills to a temp folder.
-_SANDBOX_CONFIG = {
+_SANDBOX_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,
     "allow_community_extensions": False,

@@ -286,8 +286,8 @@ def check_zone_connectivity(dataset: Dataset) -> list[Problem]:
     cols = links["to_node"].to_list()
     for t in freight.terminals.iter_rows(named=True):  # a terminal joins its two layers at its place
         lon, lat = xy[t["place"]]
-        (a,), km_a = snap_points(nodes, [lon], [lat], t["layer_a"])
-        (b,), km_b = snap_points(nodes, [lon], [lat], t["layer_b"])
+        (a,), km_a = snap_points(nodes, np.array([lon]), np.array([lat]), t["layer_a"])
+        (b,), km_b = snap_points(nodes, np.array([lon]), np.array([lat]), t["layer_b"])
         if a >= 0 and b >= 0 and km_a[0] <= SNAP_KM and km_b[0] <= SNAP_KM:
             rows.append(int(a))
             cols.append(int(b))
@@ -301,7 +301,7 @@ def check_zone_connectivity(dataset: Dataset) -> list[Problem]:
         if z["mass_bn_yuan"] <= 0 or factor.get(z["zone"], 0.0) <= 0:
             continue  # no demand: nothing to lose
         lon, lat = xy[z["place"]]
-        (node,), km = snap_points(nodes, [lon], [lat], z["access_layer"])
+        (node,), km = snap_points(nodes, np.array([lon]), np.array([lat]), z["access_layer"])
         if node < 0 or km[0] > SNAP_KM:
             problems.append(
                 (
