@@ -12,7 +12,9 @@ Tags read from ways (all optional except the layer tags):
 - `highway`, `railway`, `waterway`, `route`: the layer (see `LAYER_RULES`).
 - `distance`: route length in km (the OSM key for route lengths); used instead of the great-circle length that osmnx
   computes, so an authored trunk way between two cities can carry the real route length. A multi-segment way's
-  distance is spread over its segments in proportion to their geometric length.
+  distance is spread over its segments in proportion to their geometric length. The value is read whole (`1.2e2` is
+  120 km, an optional ` km` suffix); text that is not a number gives NaN km, and a negative number stays negative, so
+  the caller's checks name the way instead of the loader guessing a length.
 - `maxspeed`: km/h.   `start_date` / `end_date`: the year a link opens / closes (first four digits).
 - `inside_km`: km of the way inside the study area (default: all of it); used to report tkm on Guangxi's network.
 - `name`, `ref`, `lock`: kept as text; capacity groups are matched on `name` by the caller.
@@ -108,6 +110,18 @@ def _number(value: object) -> float | None:
     return float(match.group(1)) if match else None
 
 
+_KM = re.compile(r"^\s*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*(?:km)?\s*$")
+
+
+def _km(value: object) -> float | None:
+    """A length tag in km, read whole; NaN if it is there but not a number."""
+    text = _first(value)
+    if text is None:
+        return None
+    match = _KM.match(text)
+    return float(match.group(1)) if match else math.nan
+
+
 def _year(value: object, default: int) -> int:
     text = _first(value)
     if text is None:
@@ -166,9 +180,9 @@ def load_osm_layers(
         way = int(_first(data.get("osmid")) or -1)
         geo_km = float(data.get("length", 0.0)) / 1000.0
         share = geo_km * 1000.0 / way_geo_m[way] if way_geo_m.get(way, 0.0) > 0 else 1.0
-        route_km = _number(data.get("distance"))
+        route_km = _km(data.get("distance"))
         length_km = route_km * share if route_km is not None else geo_km
-        inside = _number(data.get("inside_km"))
+        inside = _km(data.get("inside_km"))
         inside_km = min(length_km, inside * share) if inside is not None else length_km
         speed = _number(data.get("maxspeed")) or speeds[layer]
         link_rows.append(

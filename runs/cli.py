@@ -19,9 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from transport.errors import UserError
+from transport.levers.base import FIRST_YEAR, LAST_YEAR
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from transport.dataset import Dataset
     from transport.scenario import Scenario
@@ -37,6 +38,15 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 DEFAULT_DB = Path("out/results.duckdb")
+MAX_SEED = 2**63 - 1  # the runs table stores the seed as a signed 64-bit integer
+# Exit codes besides 0 and 2 (a user error): the runs are stored but the report failed; interrupted; terminated.
+EXIT_REPORT_FAILED = 3
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: unwind like Ctrl-C (stop workers, remove staging), then exit 143."""
 
 
 class FreightMethod(StrEnum):
@@ -68,13 +78,19 @@ def _diagnostics(
 
 
 def _ensemble_analyses(
-    scenario: Scenario, _dataset: Dataset, params: Mapping[str, np.ndarray], tables: dict[str, pl.DataFrame]
-) -> dict[str, pl.DataFrame]:
-    """Global sensitivity of the headline targets (ensembles only; empty for a central run)."""
+    seed: int,
+) -> Callable[[Scenario, Dataset, Mapping[str, np.ndarray], dict[str, pl.DataFrame]], dict[str, pl.DataFrame]]:
+    """Global sensitivity of the headline targets (ensembles only; empty for a central run), its bootstrap seeded
+    from the run's seed, so equal seeds give equal rows however the members are split."""
     from transport.analysis.sensitivity import target_sensitivity
 
-    sampled = [name for name, spec in sorted(scenario.uncertain.items()) if not isinstance(spec, float | int)]
-    return {"sensitivity": target_sensitivity(tables["targets"], params, sampled, seed=0)}
+    def analyses(
+        scenario: Scenario, _dataset: Dataset, params: Mapping[str, np.ndarray], tables: dict[str, pl.DataFrame]
+    ) -> dict[str, pl.DataFrame]:
+        sampled = [name for name, spec in sorted(scenario.uncertain.items()) if not isinstance(spec, float | int)]
+        return {"sensitivity": target_sensitivity(tables["targets"], params, sampled, seed=seed)}
+
+    return analyses
 
 
 @app.command()
@@ -87,9 +103,12 @@ def run(
         Path | None, typer.Option("--out", help="Folder for charts and the report (default: db folder)")
     ] = None,
     members: Annotated[int, typer.Option("--members", min=1, help="Monte Carlo members (member 0 is central)")] = 1,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Base seed of the uncertain parameters")] = 20201231,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=MAX_SEED, help="Base seed of the uncertain parameters (0..2**63-1)")
+    ] = 20201231,
     end_year: Annotated[
-        int | None, typer.Option("--end-year", help="Last simulated year (default: scenario's)")
+        int | None,
+        typer.Option("--end-year", min=FIRST_YEAR, max=LAST_YEAR, help="Last simulated year (default: scenario's)"),
     ] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Write charts and the report afterwards")] = True,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Local worker processes (0: run in-process)")] = 0,
@@ -105,39 +124,87 @@ def run(
     ] = FreightMethod.auto,
 ) -> None:
     """Run scenarios and store their results (every run appears whole or not at all)."""
-    from runs.ensemble import executor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from runs import preflight
+    from runs.ensemble import executor, freight_method
     from runs.execute import RunRequest, execute, prepare
-    from runs.store import ResultsStore
-    from transport.scenario import shipped_scenarios
+    from runs.store import ResultsStore, check_writable_folder
+    from transport.errors import RunError
+    from transport.scenario import load_scenario, shipped_scenarios
 
     names = scenarios or list(shipped_scenarios())
     requests = [RunRequest(name, members, seed, end_year, chunk_size, freight.value) for name in names]
-    prepared = [prepare(r) for r in requests]  # every input is checked before anything is written
     store = ResultsStore(db)
+    report_dir = out or db.parent
+    # arguments first (seconds), then the inputs (prepare); nothing is written or allocated before both pass
+    store.check_target()
+    if charts:
+        check_writable_folder(report_dir, "--out")
+    if scheduler is not None:
+        preflight.check_scheduler(scheduler)
+    years = [(end_year or s.years.end) - s.years.base + 1 for s, _ in (load_scenario(n) for n in names)]
+    exact = freight_method(freight.value, members) == "exact"
+    preflight.check_memory(members, max(years), chunk_size, 0 if scheduler else workers, exact)
+    preflight.check_disk(db.parent, sum(preflight.results_bytes(members, y) for y in years), "--db folder")
+    if charts:
+        preflight.check_disk(report_dir, preflight.REPORT_BYTES, "--out")
+        if db.exists():
+            store.connect().close()  # the report reads the store: fail now, not after the runs are stored
+    prepared = [prepare(r) for r in requests]  # every input is checked before anything is written
     run_set = dt.datetime.now(dt.UTC).strftime("set-%Y%m%dT%H%M%S%fZ")
     run_ids: list[str] = []
     kind = "local" if workers > 0 else "sequential"
-    with (
-        store.writer(),
-        executor(kind, workers or None, scheduler) as pool,
-        _progress() as progress,
-    ):
-        for request, prep in zip(requests, prepared, strict=True):
-            scenario = prep[0]
-            task = progress.add_task(f"{scenario.name:<12}", total=None)
+    try:
+        with (
+            store.writer(),
+            executor(kind, workers or None, scheduler) as pool,
+            _progress() as progress,
+        ):
+            for request, prep in zip(requests, prepared, strict=True):
+                scenario = prep[0]
+                task = progress.add_task(f"{scenario.name:<12}", total=None)
 
-            def advance(done: int, total: int, task: TaskID = task) -> None:
-                progress.update(task, completed=done, total=total)
+                def advance(done: int, total: int, task: TaskID = task) -> None:
+                    progress.update(task, completed=done, total=total)
 
-            run_ids.append(
-                execute(request, store, run_set, prep, on_progress=advance, pool=pool, analyses=_ensemble_analyses)
-            )
+                run_ids.append(
+                    execute(
+                        request, store, run_set, prep, on_progress=advance, pool=pool, analyses=_ensemble_analyses(seed)
+                    )
+                )
+    except BrokenProcessPool:
+        raise RunError(
+            "--workers",
+            "worker process",
+            "died",
+            "workers that stay up (killed by the system, out of memory?); nothing was published; try fewer "
+            "--workers or a smaller --chunk-size",
+        ) from None
+    except OSError as exc:
+        if scheduler is None:
+            raise
+        raise RunError(
+            "--scheduler",
+            "scheduler",
+            scheduler,
+            f"a Dask scheduler that stays up for the run (lost: {exc}); nothing was published; check it and run again",
+        ) from None
     for run_id in run_ids:
         console.print(f"stored run {run_id}")
     if charts:
         from runs.report import write_report
 
-        written = write_report(store, out or db.parent, run_ids)
+        try:
+            written = write_report(store, report_dir, run_ids)
+        except (UserError, OSError) as exc:
+            reason = exc.one_line() if isinstance(exc, UserError) else f"{exc.filename}: {exc.strerror}"
+            err_console.print(
+                f"error: the runs are stored but the report was not written ({reason}); write it with "
+                "`transport report` (running again would store the runs twice)",
+                markup=False,
+            )
+            raise typer.Exit(EXIT_REPORT_FAILED) from None
         console.print(f"report: {written}")
 
 
@@ -279,19 +346,24 @@ def seek(
 
 @app.command()
 def validate(path: Annotated[Path, typer.Argument(help="A scenario TOML file or a dataset folder")]) -> None:
-    """Check a scenario file or a dataset folder; exit 0 if valid, 2 with one line naming the problem if not."""
+    """Check a scenario file (with its dataset) or a dataset folder: every check a run would hit (references,
+    distances, connectivity, distributions, year paths, dates); exit 0 if valid, 2 with one line listing every
+    problem if not. Tables are read, not calibrated (about a second)."""
+    from transport.consistency import check_dataset, checked_inputs
     from transport.dataset import load_dataset
     from transport.errors import ScenarioError
-    from transport.scenario import load_scenario
+    from transport.scenario import shipped_scenarios
 
+    if not path.exists() and str(path) in shipped_scenarios():
+        path = shipped_scenarios()[str(path)]
     if path.is_dir():
         dataset = load_dataset(path, calibrate=False)
+        check_dataset(dataset)
         console.print(f"dataset {dataset.manifest.name} {dataset.manifest.version}: valid ({dataset.hash[:12]})")
         return
     if not path.exists():
         raise ScenarioError(path, "file", str(path), "an existing scenario TOML file or dataset folder")
-    scenario, file = load_scenario(str(path))
-    load_dataset(scenario.dataset_path(relative_to=file.parent), calibrate=False)
+    scenario, _file, _dataset = checked_inputs(str(path))
     console.print(f"scenario {scenario.name}: valid ({scenario.resolved_hash()[:12]})")
 
 
@@ -360,15 +432,27 @@ def compare(
     console.print(out)
 
 
+def _terminate(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
-    """Console-script entry: user errors become one line on stderr and exit code 2, never a traceback."""
+    """Console-script entry: user errors become one line on stderr and exit code 2, never a traceback.
+
+    Exit codes: 0 done; 2 a user error (bad input or argument, a store or service that cannot be used); 3 the runs
+    are stored but the report failed; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). An interrupted or
+    terminated run stops its workers, removes its staging folder and publishes nothing."""
     # Ctrl-C (SIGINT) always interrupts, even when started from a shell that ignores it for background jobs
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # SIGTERM unwinds like Ctrl-C instead of killing the process where it stands (leaked semaphores, staging)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         code = app(standalone_mode=False)
         # typer turns Ctrl-C into exit code 130 and, outside standalone mode, returns it instead of exiting
-        if code == 130:
+        if code == EXIT_INTERRUPTED:
             raise KeyboardInterrupt
+        if isinstance(code, int) and code:  # typer.Exit(code) inside a command, outside standalone mode
+            sys.exit(code)
     except UserError as exc:
         err_console.print(f"error: {exc.one_line()}", markup=False)
         sys.exit(exc.exit_code)
@@ -376,10 +460,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         err_console.print("error: aborted", markup=False)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         err_console.print("error: interrupted; no partial run was published", markup=False)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        err_console.print("error: terminated (SIGTERM); no partial run was published", markup=False)
+        sys.exit(EXIT_TERMINATED)
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument, bad option value
         err_console.print(f"error: {exc.format_message()}", markup=False)
         sys.exit(2)

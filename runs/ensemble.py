@@ -10,8 +10,13 @@ chunks evaluate). Only this process writes results: chunks come back as Parquet 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -129,18 +134,84 @@ def executor(kind: str, workers: int | None = None, scheduler: str | None = None
             yield client.get_executor()
     elif kind == "local":
         # spawn, not fork: polars' and BLAS' thread pools do not survive a fork (children can deadlock)
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_core_per_worker
-        ) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_SpawnWithoutCtrlC(),
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
+        )
+        try:
             yield pool
+        except BaseException:
+            # an error, Ctrl-C or SIGTERM: do not wait for running chunks (minutes); stop the workers now
+            stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
     else:
         yield None
 
 
-def _one_core_per_worker() -> None:
-    """The pool already has a process per core: the fleet engine's compiled kernel (fleets.fused) runs on one thread
+class _SpawnProcessWithoutCtrlC(multiprocessing.context.SpawnProcess):
+    """A spawned worker that ignores Ctrl-C from birth: an ignored signal stays ignored across exec and Python keeps
+    it so, so a Ctrl-C while the worker still imports (before its initializer runs) cannot print its traceback;
+    the parent handles Ctrl-C and stops the pool."""
+
+    def start(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            super().start()
+            return
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            super().start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class _SpawnWithoutCtrlC(multiprocessing.context.SpawnContext):
+    Process = _SpawnProcessWithoutCtrlC
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started, terminate the worker processes and reap them (no orphans, no zombies)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_POLL_S = 1.0
+
+
+def _start_worker(parent_pid: int) -> None:
+    """Set up a pool worker: one compute thread, Ctrl-C left to the parent (which stops the pool), and exit when
+    the parent dies, even by kill -9, which gives the parent no chance to stop us.
+
+    The pool already has a process per core: the fleet engine's compiled kernel (fleets.fused) runs on one thread
     in each, not on as many threads as cores (which would put two threads on each core)."""
     numba.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Linux: the kernel sends SIGKILL when the parent exits, even in the middle of compiled code
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+    # elsewhere (and as a second line): a watchdog thread notices re-parenting within PARENT_POLL_S
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True, name="parent-watch").start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 def run_ensemble(

@@ -18,10 +18,12 @@ import polars as pl
 
 from runs.ensemble import DEFAULT_CHUNK, ensemble_freight, freight_method, run_ensemble
 from runs.store import ResultsStore
-from transport.dataset import Dataset, load_dataset, read_manifest
+from transport.consistency import checked_inputs
+from transport.dataset import Dataset
 from transport.errors import ScenarioError
+from transport.freight import calibrate_freight
 from transport.freight.emulator import FreightEmulator
-from transport.scenario import Scenario, load_scenario, sample_parameters
+from transport.scenario import Scenario, sample_parameters
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,9 @@ def code_version() -> str:
 
 
 def prepare(request: RunRequest) -> tuple[Scenario, Path, Dataset]:
-    """Load and validate everything a run needs before anything is written."""
-    scenario, path = load_scenario(request.scenario)
-    folder = scenario.dataset_path(relative_to=path.parent)
-    manifest = read_manifest(folder)
-    if scenario.years.base != manifest.base_year:
-        raise ScenarioError(path, "years.base", scenario.years.base, f"the dataset's base year {manifest.base_year}")
+    """Load and validate everything a run needs before anything is written, then calibrate the dataset."""
+    scenario, path, dataset = checked_inputs(request.scenario)
+    manifest = dataset.manifest
     end = request.end_year if request.end_year is not None else scenario.years.end
     if not scenario.years.base < end <= manifest.last_year:
         where = "--end-year" if request.end_year is not None else path
@@ -82,8 +81,8 @@ def prepare(request: RunRequest) -> tuple[Scenario, Path, Dataset]:
     if end != scenario.years.end:
         scenario = scenario.model_copy(update={"years": scenario.years.model_copy(update={"end": end})})
     started = time.perf_counter()
-    dataset = load_dataset(folder)
-    log.info("dataset %s loaded and calibrated in %.1f s", folder, time.perf_counter() - started)
+    calibrate_freight(dataset.freight)
+    log.info("dataset %s calibrated in %.1f s", dataset.folder, time.perf_counter() - started)
     return scenario, path, dataset
 
 
@@ -112,57 +111,58 @@ def execute(
     params = sample_parameters(scenario, request.members, request.seed)
     years = np.arange(scenario.years.base, scenario.years.end + 1)
     run_id = run_id_for(scenario, started, request.seed, request.members)
-    staged = store.stage(run_id)
+    # a failing step, a full disk, Ctrl-C or SIGTERM: the staging folder goes, nothing is published
+    with store.stage(run_id) as staged:
 
-    def sink(index: int, parts: Mapping[str, bytes]) -> None:
-        for name, parquet in parts.items():
-            staged.write_encoded(name, parquet, part=index)
+        def sink(index: int, parts: Mapping[str, bytes]) -> None:
+            for name, parquet in parts.items():
+                staged.write_encoded(name, parquet, part=index)
 
-    # one chunk: the analyses get every table; an ensemble in many chunks keeps only the targets in memory
-    keep = None if request.members <= request.chunk_size else {"targets"}
-    method = freight_method(request.freight, request.members)
-    freight = ensemble_freight(scenario, dataset, params, years, request.members, method)
-    if isinstance(freight, FreightEmulator):
-        staged.write("freight_emulator", freight.validation.with_columns(pl.lit(run_id).alias("run_id")))
-    tables = run_ensemble(
-        scenario,
-        dataset,
-        params,
-        years,
-        request.members,
-        request.chunk_size,
-        pool,
-        on_progress,
-        sink,
-        keep,
-        freight,
-        stamp={"run_id": run_id},
-    )
-    if analyses is not None:
-        for name, frame in analyses(scenario, dataset, params, tables).items():
-            staged.write(name, frame.with_columns(pl.lit(run_id).alias("run_id")))
-    finished = dt.datetime.now(dt.UTC)
-    runs_row = pl.DataFrame(
-        {
-            "run_id": [run_id],
-            "run_set": [run_set],
-            "scenario": [scenario.name],
-            "description": [scenario.description],
-            "scenario_toml": [scenario.to_toml()],
-            "scenario_hash": [scenario.resolved_hash()],
-            "dataset": [str(dataset.manifest.name)],
-            "dataset_hash": [dataset.hash],
-            "code_version": [code_version()],
-            "seed": [request.seed],
-            "members": [request.members],
-            "freight_method": [method],
-            "base_year": [scenario.years.base],
-            "end_year": [scenario.years.end],
-            "started_at": [started],
-            "finished_at": [finished],
-            "status": ["complete"],
-        }
-    )
-    staged.write("runs", runs_row)
-    staged.publish()
+        # one chunk: the analyses get every table; an ensemble in many chunks keeps only the targets in memory
+        keep = None if request.members <= request.chunk_size else {"targets"}
+        method = freight_method(request.freight, request.members)
+        freight = ensemble_freight(scenario, dataset, params, years, request.members, method)
+        if isinstance(freight, FreightEmulator):
+            staged.write("freight_emulator", freight.validation.with_columns(pl.lit(run_id).alias("run_id")))
+        tables = run_ensemble(
+            scenario,
+            dataset,
+            params,
+            years,
+            request.members,
+            request.chunk_size,
+            pool,
+            on_progress,
+            sink,
+            keep,
+            freight,
+            stamp={"run_id": run_id},
+        )
+        if analyses is not None:
+            for name, frame in analyses(scenario, dataset, params, tables).items():
+                staged.write(name, frame.with_columns(pl.lit(run_id).alias("run_id")))
+        finished = dt.datetime.now(dt.UTC)
+        runs_row = pl.DataFrame(
+            {
+                "run_id": [run_id],
+                "run_set": [run_set],
+                "scenario": [scenario.name],
+                "description": [scenario.description],
+                "scenario_toml": [scenario.to_toml()],
+                "scenario_hash": [scenario.resolved_hash()],
+                "dataset": [str(dataset.manifest.name)],
+                "dataset_hash": [dataset.hash],
+                "code_version": [code_version()],
+                "seed": [request.seed],
+                "members": [request.members],
+                "freight_method": [method],
+                "base_year": [scenario.years.base],
+                "end_year": [scenario.years.end],
+                "started_at": [started],
+                "finished_at": [finished],
+                "status": ["complete"],
+            }
+        )
+        staged.write("runs", runs_row)
+        staged.publish()
     return run_id

@@ -9,6 +9,9 @@ Layout under the results root (the folder holding `results.duckdb`):
     .staging/<run_id>/      being written; never matched by the views; left-overs of killed runs are swept
     .write.lock             only one process writes at a time (advisory lock)
 
+The sidecar `results.duckdb.json` is also how this code recognises a results database it made: a `--db` that exists
+without it is someone else's file and is never opened for writing, replaced or created by a read.
+
 Why not write into the DuckDB file: DuckDB lets one process open a file read-write and then nobody else can open it,
 not even read-only. A run that wrote there would fail whenever an analyst had the file open, and would lock the
 analyst out while it wrote. The run never opens results.duckdb for writing once it exists; it only renames a folder.
@@ -17,6 +20,7 @@ analyst out while it wrote. The run never opens results.duckdb for writing once 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import io
 import json
@@ -33,6 +37,8 @@ from transport.errors import QueryError, StoreError
 from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 
 SCHEMA_VERSION = 5
+# Tables every run folder of every schema version holds; a run folder without one of them is damaged.
+REQUIRED_IN_EVERY_RUN = ("runs", "fleet", "energy", "freight", "railsea", "urban", "targets")
 
 TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
     "runs": {
@@ -147,8 +153,11 @@ class ResultsStore:
                 "one writing process at a time; wait for the other `transport run` to finish",
             ) from None
         try:
-            self._sweep_staging()
-            self._ensure_schema()
+            try:
+                self._sweep_staging()
+                self._ensure_schema()
+            except OSError as exc:
+                raise storage_error(exc, self.root) from None
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -166,15 +175,55 @@ class ResultsStore:
             self._publish(schema_name, {t: pl.DataFrame(schema=cols) for t, cols in TABLES.items()})
         self._ensure_views()
 
-    def _ensure_views(self) -> None:
-        """(Re)build the views file when it is missing or was built by another schema version or for another root."""
-        meta_path = self.db_path.with_name(self.db_path.name + ".json")
-        wanted = {"schema_version": SCHEMA_VERSION, "root": str(self.root.resolve())}
+    @property
+    def meta_path(self) -> Path:
+        return self.db_path.with_name(self.db_path.name + ".json")
+
+    def _meta(self) -> dict | None:
         try:
-            current = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+            meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            current = None
-        if current == wanted and self.db_path.is_file():
+            return None
+        return meta if isinstance(meta, dict) and "schema_version" in meta else None
+
+    def made_here(self) -> bool:
+        """Whether `db_path` is a results database made by this code (its sidecar says so)."""
+        return self._meta() is not None
+
+    def check_target(self) -> None:
+        """Before a run: `--db` is a results database made here or does not exist yet, in a folder that exists or
+        can be made and that this process can write. Raises StoreError; changes nothing."""
+        db = self.db_path
+        if db.is_dir():
+            raise StoreError(db, "--db", str(db), "a results database file path, not a folder")
+        if db.exists() and not self.made_here():
+            raise StoreError(
+                db,
+                "--db",
+                str(db),
+                f"a results database made by `transport run` (this file has no {self.meta_path.name} beside it, so "
+                "it is someone else's and was left untouched) or a path that does not exist yet",
+            )
+        check_writable_folder(self.root, "--db folder")
+
+    def check_readable(self) -> None:
+        """Before a read (query, report, compare, export): the database exists and was made here. Creates nothing."""
+        db = self.db_path
+        if db.is_dir():
+            raise StoreError(db, "--db", str(db), "a results database file, not a folder")
+        if not db.exists():
+            raise StoreError(db, "database", str(db), "a results database; run `transport run` first")
+        if not self.made_here():
+            raise StoreError(
+                db, "--db", str(db), f"a results database made by `transport run` (no {self.meta_path.name} beside it)"
+            )
+
+    def _ensure_views(self, force: bool = False) -> None:
+        """(Re)build the views file when it is missing or was built by another schema version or for another root."""
+        meta_path = self.meta_path
+        wanted = {"schema_version": SCHEMA_VERSION, "root": str(self.root.resolve())}
+        current = self._meta()
+        if current == wanted and self.db_path.is_file() and not force:
             return
         # Build the views file under a temporary name and rename it into place: an analyst who holds the old file
         # open keeps reading the old inode; nobody ever sees a half-built file.
@@ -194,7 +243,7 @@ class ResultsStore:
         finally:
             con.close()
         os.replace(tmp, self.db_path)
-        meta_path.write_text(json.dumps(wanted))
+        meta_path.write_text(json.dumps(wanted), encoding="utf-8")
 
     def write_run(self, run_id: str, tables: Mapping[str, pl.DataFrame]) -> Path:
         """Write all tables of one run to Parquet in staging, then publish them with one rename."""
@@ -207,34 +256,83 @@ class ResultsStore:
         return self.write_run(run_id, frames)
 
     def stage(self, run_id: str) -> StagedRun:
-        """A run being written part by part (one part per chunk of members); invisible until `publish`."""
-        return StagedRun(self, run_id)
+        """A run being written part by part (one part per chunk of members); invisible until `publish`. As a
+        context manager it removes the staging folder when the block fails (and names a storage failure)."""
+        try:
+            return StagedRun(self, run_id)
+        except OSError as exc:
+            raise storage_error(exc, self.staging_dir) from None
+
+    def check_run_folders(self) -> None:
+        """Raise StoreError naming the first published run folder that lacks one of REQUIRED_IN_EVERY_RUN (a damaged
+        run would otherwise read as a run with no rows in that table)."""
+        if not self.runs_dir.is_dir():
+            return
+        for folder in sorted(self.runs_dir.iterdir()):
+            if folder.name.startswith("_schema_v") or not folder.is_dir():
+                continue
+            missing = [t for t in REQUIRED_IN_EVERY_RUN if not (folder / f"{t}.parquet").is_file()]
+            if missing:
+                raise StoreError(
+                    folder,
+                    "run folder",
+                    f"missing {', '.join(f'{t}.parquet' for t in missing)}",
+                    "every table of a published run; restore the files or remove the damaged run folder",
+                )
 
     # ---------------------------------------------------------------- reading
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the views; raises StoreError if there are no results yet.
+        """A sandboxed read-only connection to the views (see `sandbox`); raises StoreError if there are no results
+        yet, the file is not a results database made here, or a run folder is damaged.
 
         Views written by an older version of this code are rebuilt first (results written by a run stay as they are;
-        a table the older version did not have reads as empty), so an upgrade never needs a new run to query."""
+        a table the older version did not have reads as empty), so an upgrade never needs a new run to query; a views
+        file that is no longer a DuckDB file (truncated, overwritten) is rebuilt the same way."""
+        self.check_readable()
+        self.check_run_folders()
         if any(self.runs_dir.glob("_schema_v*")):
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, duckdb.Error):
                 self._ensure_views()
-        if not self.db_path.is_file():
-            raise StoreError(
-                self.db_path, "database", str(self.db_path), "a results database; run `transport run` first"
-            )
+        rebuilt = False
         for attempt in range(20):
             try:
-                return duckdb.connect(str(self.db_path), read_only=True)
+                con = duckdb.connect(str(self.db_path), read_only=True, config=_SANDBOX_CONFIG)
+            except duckdb.ConnectionException as exc:  # this process holds it open with other settings
+                raise StoreError(
+                    self.db_path, "database", "open", f"a database this process has not opened otherwise ({exc})"
+                ) from None
             except duckdb.IOException as exc:
+                if "not a valid DuckDB database" in str(exc) and not rebuilt and any(self.runs_dir.glob("_schema_v*")):
+                    rebuilt = True
+                    try:
+                        self._ensure_views(force=True)
+                    except (OSError, duckdb.Error) as build:
+                        raise StoreError(
+                            self.db_path, "database", "damaged", f"a views file that can be rebuilt ({build})"
+                        ) from None
+                    continue
+                if "not a valid DuckDB database" in str(exc):
+                    raise StoreError(self.db_path, "database", "damaged", "a DuckDB results database") from None
                 # Another process has the file open read-write (an analyst's session); wait a moment and retry.
                 if attempt == 19:
-                    raise StoreError(self.db_path, "database", "locked", f"a readable database ({exc})") from None
+                    raise StoreError(
+                        self.db_path,
+                        "database",
+                        "locked",
+                        f"a database no other process holds open read-write ({str(exc).splitlines()[0]})",
+                    ) from None
                 time.sleep(0.25)
+                continue
+            sandbox(con, self.runs_dir)
+            return con
         raise AssertionError("unreachable")
 
     def query(self, sql: str) -> pl.DataFrame:
-        """Run read-only SQL (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) and return the result."""
+        """Run read-only SQL (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN of those) and return the result.
+
+        Two locks, either enough on its own for what it covers: the statement check refuses anything but reads
+        (inside EXPLAIN too), and the connection (`sandbox`) cannot touch a file outside the store's run folders,
+        load an extension or change a setting."""
         check_read_only(sql)
         con = self.connect()
         try:
@@ -244,6 +342,56 @@ class ResultsStore:
             raise QueryError("query", "sql", sql, f"valid read-only SQL ({str(exc).splitlines()[0]})") from None
         finally:
             con.close()
+
+
+# Extensions never load (not even the ones DuckDB would fetch on first use) and nothing spills to a temp folder.
+_SANDBOX_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "temp_directory": "",
+}
+
+
+def sandbox(con: duckdb.DuckDBPyConnection, runs_dir: Path) -> None:
+    """Confine a connection with DuckDB's own controls: files only under `runs_dir` (what the views read), no other
+    external access, and the configuration locked so a statement cannot undo it. DuckDB applies
+    `allowed_directories` only while external access is still on, hence the order."""
+    folder = runs_dir.resolve().as_posix().rstrip("/") + "/"
+    con.execute(f"set allowed_directories = ['{folder.replace(chr(39), chr(39) * 2)}']")
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+
+
+def check_writable_folder(folder: Path, what: str) -> None:
+    """Raise StoreError unless `folder` is a writable folder or can be made (its nearest existing ancestor is a
+    writable folder). Creates nothing."""
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise StoreError(folder, what, str(probe), "a folder (this path is a file)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise StoreError(folder, what, str(probe), "a folder this user can write")
+
+
+def storage_error(exc: OSError, where: Path | str) -> StoreError:
+    """One line for an operating-system failure while writing results (full disk, read-only or immutable store)."""
+    target = exc.filename or where
+    expected = _STORAGE_HINTS.get(exc.errno or 0, "a writable results store")
+    return StoreError(target, "write", exc.strerror or str(exc), expected)
+
+
+_STORAGE_HINTS = {
+    errno.ENOSPC: "free disk space (no space left on device), or choose another --db",
+    errno.EDQUOT: "free disk space (disk quota exceeded), or choose another --db",
+    errno.EROFS: "a writable file system (this one is mounted read-only); choose another --db",
+    errno.EACCES: "a folder this user can write; choose another --db",
+    errno.EPERM: "a folder whose files may be changed (immutable or not permitted); choose another --db",
+}
 
 
 class StagedRun:
@@ -271,6 +419,20 @@ class StagedRun:
         (self.folder / name).write_bytes(parquet)
         self.written.add(table)
 
+    def discard(self) -> None:
+        """Remove the staging folder of a run that failed or was interrupted (nothing of it is ever visible)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> StagedRun:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
+        if exc is None:
+            return
+        self.discard()
+        if isinstance(exc, OSError) and (exc.errno in _STORAGE_HINTS or exc.filename):
+            raise storage_error(exc, self.folder) from None
+
     def publish(self) -> Path:
         """Add empty files for tables the run did not write, flush, and make the run visible with one rename."""
         for table in set(TABLES) - self.written:
@@ -284,18 +446,53 @@ class StagedRun:
         return final
 
 
-_READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+def _statements(sql: str) -> list[duckdb.Statement]:
+    try:
+        return duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError("query", "sql", sql, f"valid SQL ({str(exc).splitlines()[0]})") from None
+
+
+def _kind(statement: duckdb.Statement) -> str:
+    try:
+        return statement.type.name
+    except ValueError:  # a statement type newer than the Python API's enum (UPDATE EXTENSIONS): not a read
+        return "an unknown statement type"
+
+
+def _explained(sql: str) -> str:
+    """The statement inside `EXPLAIN [ANALYZE] [(options)] <statement>` (EXPLAIN ANALYZE executes it)."""
+    tokens = [(pos, kind) for pos, kind in duckdb.tokenize(sql) if kind != duckdb.token_type.comment]
+    ends = [p for p, _ in tokens[1:]] + [len(sql)]
+    words = [(pos, sql[pos:end].strip().lower()) for (pos, _), end in zip(tokens, ends, strict=True)]
+    i = 1  # words[0] is EXPLAIN
+    if i < len(words) and words[i][1] == "analyze":
+        i += 1
+    if i < len(words) and words[i][1] == "(":
+        depth = 0
+        while i < len(words):
+            depth += words[i][1].count("(") - words[i][1].count(")")
+            i += 1
+            if depth <= 0:
+                break
+    return sql[words[i][0] :] if i < len(words) else ""
 
 
 def check_read_only(sql: str) -> None:
-    """Refuse SQL that would write (INSERT, COPY ... TO, CREATE, ATTACH, SET ...): analysts' queries only read."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise QueryError("query", "sql", sql, f"valid SQL ({str(exc).splitlines()[0]})") from None
+    """Refuse SQL that would write, attach, load, set or copy: every statement must be a SELECT (DESCRIBE, SHOW,
+    SUMMARIZE and FROM are SELECTs to DuckDB), or an EXPLAIN [ANALYZE] of one; EXPLAIN ANALYZE runs its statement, so
+    the statement inside is checked the same way."""
+    statements = _statements(sql)
     if not statements:
         raise QueryError("query", "sql", sql, "one or more SQL statements")
     for statement in statements:
-        kind = statement.type.name
-        if kind not in _READ_ONLY_STATEMENTS:
-            raise QueryError("query", "sql", statement.query.strip(), f"a read-only statement, not {kind}")
+        kind = _kind(statement)
+        text = statement.query.strip()
+        if kind == "EXPLAIN":
+            inner = _statements(_explained(text))
+            kinds = [_kind(s) for s in inner]
+            if kinds != ["SELECT"]:
+                shown = ", ".join(kinds) or "nothing"
+                raise QueryError("query", "sql", text, f"a read-only statement, not EXPLAIN of {shown}")
+        elif kind != "SELECT":
+            raise QueryError("query", "sql", text, f"a read-only statement, not {kind}")

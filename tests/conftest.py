@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,6 +31,37 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> CliRes
         [sys.executable, "-m", "transport", *args], capture_output=True, text=True, cwd=cwd or REPO, timeout=timeout
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def cli_in_process(*args: str, cwd: Path | None = None) -> CliResult:
+    """Run the `transport` entry point (runs.cli.main) in this process: what `run_cli` does without the ~2 s of
+    interpreter start and imports, for the many bad-input cases."""
+    from runs.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv, here = sys.argv, Path.cwd()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sys.argv = ["transport", *args]
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except BaseException:  # a crash: show it the way a user would see it
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = argv
+        os.chdir(here)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return CliResult(code, out.getvalue(), err.getvalue())
 
 
 def assert_user_error(result: CliResult, *fragments: str) -> str:

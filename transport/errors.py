@@ -6,8 +6,11 @@ modeller can fix the input without reading a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+Problem = tuple[str, Any, str]  # (field, bad value, what is expected)
 
 
 class UserError(Exception):
@@ -20,12 +23,29 @@ class UserError(Exception):
         self.field = field
         self.value = value
         self.expected = expected
+        self.problems: tuple[Problem, ...] = ((field, value, expected),)
         super().__init__(self.one_line())
 
+    @classmethod
+    def collected(cls, where: str | Path, problems: Sequence[Problem]) -> Self:
+        """One error listing every problem found in `where` (checks report everything at once, not the first)."""
+        first = problems[0]
+        error = cls(where, *first)
+        error.problems = tuple(problems)
+        error.args = (error.one_line(),)
+        return error
+
     def one_line(self) -> str:
-        value = repr(self.value) if not isinstance(self.value, str) else f"'{self.value}'"
-        text = f"{self.where}: {self.field}: got {value}; expected {self.expected}"
+        parts = [f"{field}: got {_shown(value)}; expected {expected}" for field, value, expected in self.problems]
+        if len(parts) == 1:
+            text = f"{self.where}: {parts[0]}"
+        else:
+            text = f"{self.where}: {len(parts)} problems: " + " | ".join(f"({i}) {p}" for i, p in enumerate(parts, 1))
         return " ".join(text.split())
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if not isinstance(value, str) else f"'{value}'"
 
 
 class ScenarioError(UserError):
@@ -42,3 +62,7 @@ class QueryError(UserError):
 
 class StoreError(UserError):
     """The results store cannot be opened or written."""
+
+
+class RunError(UserError):
+    """A run's arguments do not fit the machine or the services it needs (memory, disk, a Dask scheduler)."""

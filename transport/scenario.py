@@ -28,7 +28,8 @@ DEFAULT_DATASET = "guangxi"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # inf and nan are not numbers a scenario can mean (sd = inf would make every member a clipped extreme)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Normal(_Strict):
@@ -194,12 +195,22 @@ def scenario_file(name_or_path: str) -> Path:
     raise ScenarioError("scenario", "name", name_or_path, f"a shipped scenario ({', '.join(shipped)}) or a .toml path")
 
 
+MAX_EXTENDS_DEPTH = 32  # a longer `extends` chain is a mistake (and would exhaust Python's recursion limit)
+MAX_SCENARIO_BYTES = 1_000_000  # scenario files are a few kB; anything this big is not one
+
+
 def _read_scenario_toml(path: Path) -> dict[str, Any]:
     try:
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(path, "file", f"{path.stat().st_size} bytes", "a scenario TOML file under 1 MB")
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, "toml", str(exc), "valid TOML syntax") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(path, "encoding", f"byte {exc.start}", "a UTF-8 text file (TOML)") from None
+    except RecursionError:
+        raise ScenarioError(path, "toml", "nested too deeply", "tables and arrays nested a few levels") from None
     except OSError as exc:
         raise ScenarioError(path, "file", str(path), f"a readable file ({exc.strerror})") from None
 
@@ -221,6 +232,8 @@ def raw_with_parents(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]
     if resolved in chain:
         cycle = " -> ".join(p.stem for p in (*chain, resolved))
         raise ScenarioError(path, "extends", cycle, "a chain of scenarios without a cycle")
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError(path, "extends", f"a chain {len(chain) + 1} files deep", f"at most {MAX_EXTENDS_DEPTH}")
     raw = _read_scenario_toml(path)
     parent_name = raw.pop("extends", None)
     if parent_name is None:
@@ -254,6 +267,8 @@ def validate_scenario_dict(raw: Mapping[str, Any], where: Path | str) -> Scenari
     """Validate a raw scenario mapping; the first problem becomes a one-line ScenarioError."""
     try:
         return Scenario.model_validate(raw)
+    except RecursionError:
+        raise ScenarioError(where, "scenario", "nested too deeply", "tables nested as in docs/levers.md") from None
     except ValidationError as exc:
         # In a union (a value or a distribution) report the branch the user meant: the deepest, not the plain number.
         err = min(exc.errors(), key=lambda e: ("float" in e["loc"], -len(e["loc"])))

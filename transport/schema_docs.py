@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from transport.levers import UNCERTAIN, Levers
+from transport.levers.base import Year
 from transport.scenario import scenario_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +47,8 @@ def _default(info: FieldInfo) -> Any:
 
 
 def _type_name(info: FieldInfo) -> str:
-    return str(info.annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
+    text = str(info.annotation).replace(str(Year), "int")  # a year key's bounds are the schema's, stated once
+    return text.replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 
 def levers_markdown() -> str:

@@ -60,6 +60,8 @@ def read_table(path: Path, spec: TableSpec, allowed: Mapping[str, Iterable[str]]
         raw = pl.read_csv(path, infer_schema=False, comment_prefix="#")
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         raise DatasetError(path, "csv", str(exc).splitlines()[0], "a comma-separated table with a header") from None
+    except OSError as exc:
+        raise DatasetError(path, "file", str(path), f"a readable file ({exc.strerror})") from None
     required = [c.name for c in spec.columns if c.name not in spec.optional_columns]
     for name in required:
         if name not in raw.columns:
@@ -144,6 +146,12 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise DatasetError(path, "toml", str(exc), "valid TOML syntax") from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(path, "encoding", f"byte {exc.start}", "a UTF-8 text file (TOML)") from None
+    except RecursionError:
+        raise DatasetError(path, "toml", "nested too deeply", "tables and arrays nested a few levels") from None
+    except OSError as exc:
+        raise DatasetError(path, "file", str(path), f"a readable file ({exc.strerror})") from None
 
 
 def check_years(df: pl.DataFrame, column: str, first: int, last: int, where: Path | str) -> None:

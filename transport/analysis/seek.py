@@ -129,7 +129,8 @@ def knobs() -> dict[str, Knob]:
     for domain, model in _MODELS.items():
         for field, info in model.model_fields.items():
             args = get_args(info.annotation)
-            if len(args) != 2 or args[0] is not int:
+            key = get_args(args[0])[0] if args and get_args(args[0]) else (args[0] if args else None)  # Year
+            if len(args) != 2 or key is not int:
                 continue
             bounds = {type(m).__name__: m for meta in get_args(args[1])[1:] for m in getattr(meta, "metadata", [])}
             if "Ge" in bounds and "Le" in bounds:

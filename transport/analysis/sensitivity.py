@@ -43,10 +43,20 @@ DELTA_MEMBERS = 1000
 NUM_RESAMPLES = 50
 
 
+def bootstrap_seed(seed: int) -> int:
+    """SALib's seed for a run seed: derived like the members' draws (numpy SeedSequence, own channel) and never 0,
+    because SALib seeds only when the seed is truthy (`if seed:`) and leaves 0 to the global random state. The
+    result fits numpy's legacy seed range (1 .. 2**32 - 1), which SALib passes it to."""
+    state = np.random.SeedSequence(entropy=seed, spawn_key=(0x5A11B,)).generate_state(1, dtype=np.uint32)[0]
+    return int(state) or 1
+
+
 def first_order_indices(
     samples: np.ndarray, output: np.ndarray, names: Sequence[str], seed: int, *, with_delta: bool = True
 ) -> dict[str, dict[str, np.ndarray]]:
-    """S1 (and delta) with their 95 % bootstrap half-widths for one output; samples (n, d), output (n,)."""
+    """S1 (and delta) with their 95 % bootstrap half-widths for one output; samples (n, d), output (n,). The
+    bootstrap is seeded with bootstrap_seed(seed), so any seed (0 included) gives the same numbers every time."""
+    seed = bootstrap_seed(seed)
     problem = {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
     out: dict[str, dict[str, np.ndarray]] = {}
     # SALib prints bias notices to stdout; the numbers it returns are what we keep

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import polars as pl
@@ -230,7 +231,14 @@ def load_freight_data(folder: Path) -> FreightData:
     osm = base / TRUNK_OSM
     if not osm.is_file():
         raise DatasetError(osm, "file", str(osm), "the trunk network as OSM XML")
-    nodes, links = load_osm_layers(osm, default_speed_kmh=dict(zip(modes["mode"], modes["speed_kmh"], strict=True)))
+    try:
+        nodes, links = load_osm_layers(osm, default_speed_kmh=dict(zip(modes["mode"], modes["speed_kmh"], strict=True)))
+    except (ElementTree.ParseError, UnicodeDecodeError) as exc:
+        raise DatasetError(osm, "xml", str(exc), "a complete, well-formed OSM XML file") from None
+    except (ValueError, KeyError) as exc:  # osmnx: no nodes/ways it can read, a node without coordinates
+        raise DatasetError(
+            osm, "osm", str(exc).splitlines()[0] if str(exc) else type(exc).__name__, "OSM XML 0.6 nodes and ways"
+        ) from None
     data = FreightData(
         base, places, zones, terminals, commodities, zone_commodity, modes, capacity, targets, gdp, trucks, nodes, links
     )

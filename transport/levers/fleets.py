@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from transport.levers.base import Uncertain
+from transport.levers.base import Uncertain, YearPath
 
 Segment = Literal[
     "private_car",
@@ -70,23 +70,23 @@ class FleetLevers(BaseModel):
     scrappage_programmes: list[ScrappageProgramme] = Field(
         default_factory=list, description="Early-scrappage programmes"
     )
-    chargers: dict[int, Chargers] = Field(
+    chargers: YearPath[Chargers] = Field(
         default_factory=lambda: {2020: 68200.0, 2025: 200000.0, 2030: 400000.0, 2040: 900000.0, 2060: 2000000.0},
         description="Charging points in Guangxi (public + private) by year, interpolated",
     )
-    nev_subsidy_share: dict[int, Share] = Field(
+    nev_subsidy_share: YearPath[Share] = Field(
         default_factory=lambda: {2020: 0.10, 2021: 0.08, 2022: 0.056, 2023: 0.0},
         description="Purchase subsidy for BEVs as share of the price by year (PHEV half, FCEV triple, capped 0.6)",
     )
-    nev_purchase_tax_factor: dict[int, Share] = Field(
+    nev_purchase_tax_factor: YearPath[Share] = Field(
         default_factory=lambda: {2020: 0.0, 2022: 0.0, 2023: 1.0},
         description="Share of the normal purchase tax NEVs pay by year (0 = exempt, 1 = full), interpolated",
     )
-    carbon_price_yuan_t: dict[int, CarbonPrice] = Field(
+    carbon_price_yuan_t: YearPath[CarbonPrice] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Carbon price on road-fuel CO2 (tank-to-wheel) by year, yuan per tonne, interpolated",
     )
-    non_fossil_share: dict[int, Share] = Field(
+    non_fossil_share: YearPath[Share] = Field(
         default_factory=lambda: {2020: 0.265, 2022: 0.28, 2030: 0.31, 2060: 0.40},
         description="Non-fossil share of Guangxi's energy use by year; drives the grid CO2 factor",
     )

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from transport.levers.base import Uncertain
+from transport.levers.base import Uncertain, YearPath
 
 Layer = Literal["road", "rail", "inland_water", "sea"]
 TariffChange = Annotated[float, Field(ge=-0.5, le=0.5)]
@@ -63,26 +63,26 @@ class FreightLevers(BaseModel):
         2026, ge=2024, le=2100, description="Year the Pinglu Canal opens to navigation (2100 = never)"
     )
     rail_spurs: list[RailSpur] = Field(default_factory=list, description="Rail spurs into ports and parks")
-    rail_tariff_change: dict[int, TariffChange] = Field(
+    rail_tariff_change: YearPath[TariffChange] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Relative change of rail freight tariffs by year (-0.1 = 10% cheaper), interpolated",
     )
-    road_toll_change: dict[int, TollChange] = Field(
+    road_toll_change: YearPath[TollChange] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Relative change of expressway truck tolls by year (+0.2 = 20% dearer), interpolated",
     )
-    carbon_price_yuan_t: dict[int, CarbonPrice] = Field(
+    carbon_price_yuan_t: YearPath[CarbonPrice] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Carbon price on freight CO2 by year, yuan per tonne CO2, interpolated",
     )
-    intermodal_subsidy_yuan_teu: dict[int, Subsidy] = Field(
+    intermodal_subsidy_yuan_teu: YearPath[Subsidy] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Subsidy per TEU moved rail-sea through a Beibu Gulf port, yuan/TEU, interpolated",
     )
     capacity_expansions: list[CapacityExpansion] = Field(
         default_factory=list, description="Port, yard, lock and line capacity added by year"
     )
-    truck_load_factor_gain: dict[int, LoadGain] = Field(
+    truck_load_factor_gain: YearPath[LoadGain] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Relative rise of the average truck load factor (less empty running via freight platforms)",
     )

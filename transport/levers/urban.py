@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from transport.levers.base import Uncertain
+from transport.levers.base import NamedYearPaths, Uncertain, YearPath
 
 MetroKm = Annotated[float, Field(ge=0.0, le=600.0)]
 LaneKmPerMillion = Annotated[float, Field(ge=0.0, le=300.0)]
@@ -34,49 +34,49 @@ class UrbanLevers(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    metro_km_added: dict[str, dict[int, MetroKm]] = Field(
+    metro_km_added: NamedYearPaths[MetroKm] = Field(
         default_factory=dict,
         description=(
             "Metro/light-rail km in service beyond the committed network, per city (city -> {year: km}), "
             "interpolated; a city without metro gets metro from its first km"
         ),
     )
-    bus_lane_km_added_per_million: dict[int, LaneKmPerMillion] = Field(
+    bus_lane_km_added_per_million: YearPath[LaneKmPerMillion] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Bus priority lanes (incl. BRT) added since 2020, km per million urban residents, interpolated",
     )
-    bus_frequency_factor: dict[int, FrequencyFactor] = Field(
+    bus_frequency_factor: YearPath[FrequencyFactor] = Field(
         default_factory=lambda: {2020: 1.0},
         description="Bus service frequency relative to 2020 (1.2 = 20% more buses per hour, and 20% more bus-km)",
     )
-    transit_fare_factor: dict[int, FareFactor] = Field(
+    transit_fare_factor: YearPath[FareFactor] = Field(
         default_factory=lambda: {2020: 1.0},
         description="Bus and metro fares relative to 2020 (0 = free transit), interpolated",
     )
-    cycle_lane_km_added_per_million: dict[int, CycleKmPerMillion] = Field(
+    cycle_lane_km_added_per_million: YearPath[CycleKmPerMillion] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Protected cycle lanes / greenways added since 2020, km per million urban residents",
     )
-    parking_price_factor: dict[int, ParkingFactor] = Field(
+    parking_price_factor: YearPath[ParkingFactor] = Field(
         default_factory=lambda: {2020: 1.0},
         description="Average parking charge per car trip relative to 2020 (2.0 = doubled), interpolated",
     )
-    car_restriction_share: dict[int, RestrictionShare] = Field(
+    car_restriction_share: YearPath[RestrictionShare] = Field(
         default_factory=lambda: {2020: 0.0},
         description=(
             "Share of car-owning travellers kept off the car on a given day by purchase or use restrictions "
             "(plate-number rules, low-car zones); 0.2 = one weekday in five"
         ),
     )
-    ebike_restriction_share: dict[int, EbikeRestriction] = Field(
+    ebike_restriction_share: YearPath[EbikeRestriction] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Share of travellers for whom the e-bike is not an option (licensing caps, banned roads)",
     )
-    density_change: dict[int, DensityChange] = Field(
+    density_change: YearPath[DensityChange] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Relative change of urban population density vs 2020 (compact growth / TOD; 0.2 = 20% denser)",
     )
-    intersection_density_change: dict[int, ConnectivityChange] = Field(
+    intersection_density_change: YearPath[ConnectivityChange] = Field(
         default_factory=lambda: {2020: 0.0},
         description="Relative change of street intersection density vs 2020 (small blocks, 小街区密路网 policy)",
     )
