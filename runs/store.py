@@ -266,6 +266,25 @@ class ResultsStore:
         finally:
             con.close()
 
+    def query_cells(self, sql: str, as_json: bool = False) -> tuple[list[str], list[str], list[tuple]]:
+        """Run read-only SQL and return (columns, DuckDB type names, rows) with every value rendered by DuckDB
+        itself, so every type comes out whole (lists, structs, maps, intervals in months, decimals to the last
+        digit, blobs, infinite dates...): as text (`cast(... as varchar)`, None for null), or with `as_json` one
+        JSON object text per row (`to_json`)."""
+        check_read_only(sql)
+        con = self.connect()
+        try:
+            relation = con.sql(sql)
+            if relation is None:
+                return [], [], []
+            columns, types = list(relation.columns), [str(t) for t in relation.types]
+            render = "select to_json(t) from t" if as_json else "select cast(columns(*) as varchar) from t"
+            return columns, types, relation.query("t", render).fetchall()
+        except duckdb.Error as exc:
+            raise QueryError("query", "sql", sql, f"valid read-only SQL ({str(exc).splitlines()[0]})") from None
+        finally:
+            con.close()
+
 
 class StagedRun:
     """Parquet parts of one run in `.staging/<run_id>/`: part 0 of a table is `<table>.parquet`, part k
