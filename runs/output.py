@@ -11,6 +11,7 @@ import io
 import json
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 
 from rich.console import Console
 from rich.table import Table
@@ -21,6 +22,7 @@ _NUMERIC = re.compile(
     r"DOUBLE|DECIMAL\(\d+,\d+\))$"
 )
 _NARROWEST_TEXT = 8  # a wrapped text column keeps at least this many characters a line
+_LONGEST_WORD = 16  # longer words (paths, ids) may fold inside the word
 _NON_FINITE = {"Infinity": "inf", "-Infinity": "-inf", "NaN": "nan"}
 
 
@@ -38,6 +40,17 @@ def to_csv(columns: Sequence[str], rows: Sequence[Sequence[str | None]]) -> str:
     return buffer.getvalue()
 
 
+def _json_text(value: object) -> str:
+    # like json.dumps, but a Decimal is written as its exact digits
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_json_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def to_json(rows: Sequence[Sequence[str]]) -> str:
     """A JSON array of row objects from DuckDB's `to_json` of each row (decimals keep every digit). Non-finite
     floats, which JSON cannot hold, become the strings "inf", "-inf", "nan"."""
@@ -49,8 +62,8 @@ def to_json(rows: Sequence[Sequence[str]]) -> str:
             found.append(name)
             return _NON_FINITE[name]
 
-        parsed = json.loads(text, parse_constant=constant)
-        objects.append(json.dumps(parsed, ensure_ascii=False) if found else text)
+        parsed = json.loads(text, parse_constant=constant, parse_float=Decimal)
+        objects.append(_json_text(parsed) if found else text)
     return "[" + ",\n".join(objects) + "]\n"
 
 
@@ -70,8 +83,14 @@ def print_table(
     numeric = list(numeric) if numeric is not None else [False] * len(columns)
     cells = [["" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(str(c)), _width([r[i] for r in cells])) for i, c in enumerate(columns)]
-    # what the table needs at the least: number columns whole, text columns down to a few characters a line
-    least = sum(w if n else min(w, _NARROWEST_TEXT) for w, n in zip(widths, numeric, strict=True))
+    # a text column wraps between words, never inside one shorter than _LONGEST_WORD (a scenario name, a number)
+    words = [
+        min(_LONGEST_WORD, max((len(w) for r in cells for w in r[i].split()), default=1), widths[i])
+        for i in range(len(columns))
+    ]
+    words = [max(w, _NARROWEST_TEXT) if widths[i] >= _NARROWEST_TEXT else widths[i] for i, w in enumerate(words)]
+    # what the table needs at the least: number columns whole, text columns down to their longest word
+    least = sum(w if n else word for w, word, n in zip(widths, words, numeric, strict=True))
     least += 3 * len(columns) + 1
     if least > console.width:
         if title:
@@ -83,11 +102,11 @@ def print_table(
                 console.print(f"{name:>{label}}: {value}", markup=False, overflow="fold", soft_wrap=False)
         return
     table = Table(title=Text(title) if title else None, title_justify="left")
-    for name, is_number, width in zip(columns, numeric, widths, strict=True):
+    for name, is_number, width, word in zip(columns, numeric, widths, words, strict=True):
         if is_number:
             table.add_column(Text(name), justify="right", no_wrap=True, min_width=width)
         else:
-            table.add_column(Text(name), overflow="fold")
+            table.add_column(Text(name), overflow="fold", min_width=word)
     for row in cells:
         table.add_row(*[Text(c) for c in row])
     console.print(table)

@@ -203,36 +203,38 @@ def headline_table(targets: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-_SHORT = {RAILSEA: "rail-sea TEU growth 2020-25", GREEN: "green trips 2030, lowest city", OIL: "road oil peak year"}
+_SHORT = {
+    RAILSEA: f"rail-sea growth {RAILSEA_PERIOD[0]}-{RAILSEA_PERIOD[1] % 100:02d} >= 15 %/yr",
+    GREEN: f"green trips {GREEN_SHARE_YEAR} >= 70 %",
+    OIL: f"oil peak <= {OIL_PEAK_DEADLINE}",
+}
 
 
 def verdict_rows(store: ResultsStore, run_ids: Sequence[str]) -> tuple[list[str], list[tuple[str, ...]]]:
-    """The headline verdicts of stored runs for the terminal: columns and rows of scenario, target, value,
-    threshold, verdict, margin, P(met)."""
+    """The headline verdicts of stored runs for the terminal: columns and rows of scenario, target (with its
+    threshold), value, verdict, margin, P(met)."""
     runs = _run_list(store, run_ids)
     targets = _frame(store, "select * from targets where run_id in ({ids})", runs)
     rows = []
-    thresholds = {RAILSEA: (RAILSEA_GROWTH_THRESHOLD, "1/yr"), GREEN: (GREEN_SHARE_THRESHOLD, "share")}
     for run in runs.iter_rows(named=True):
         for target, label in _SHORT.items():
             hit = _central(targets, run["run_id"], target)
             prob, members = _probability(targets, run["run_id"], target)
             if hit is None:
-                rows.append((run["scenario"], label, "n/a", "", f"not evaluated (ends {run['end_year']})", "", ""))
+                rows.append((run["scenario"], label, "n/a", "not evaluated", f"run ends {run['end_year']}", "-"))
                 continue
-            limit, unit = thresholds.get(target, (OIL_PEAK_DEADLINE, "year"))
+            rising = "still rising" in str(hit["detail"])
             rows.append(
                 (
                     run["scenario"],
                     label,
                     fmt_value(hit["value"], hit["unit"]),
-                    (">= " if unit != "year" else "<= ") + fmt_value(limit, unit),
                     _verdict_word(hit["met"]).lower(),
-                    fmt_margin(hit["margin"], hit["unit"]),
+                    f"still rising in {run['end_year']}" if rising else fmt_margin(hit["margin"], hit["unit"]),
                     f"{prob:.0%}" if prob is not None and members > 1 else "-",
                 )
             )
-    return ["scenario", "target", "value", "threshold", "verdict", "margin", "P(met)"], rows
+    return ["scenario", "target", "value", "verdict", "margin", "P(met)"], rows
 
 
 def headline_rows(store: ResultsStore, run_id: str) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -23,8 +24,15 @@ class CliResult:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> CliResult:
     """Run `python -m transport ARGS` in a subprocess, as a user would."""
+    # os.environ passed explicitly: a C library loaded by the test session can set COLUMNS behind Python's back,
+    # which would give the child an 80-column console
     proc = subprocess.run(
-        [sys.executable, "-m", "transport", *args], capture_output=True, text=True, cwd=cwd or REPO, timeout=timeout
+        [sys.executable, "-m", "transport", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=timeout,
+        env=dict(os.environ),
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
