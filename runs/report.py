@@ -44,9 +44,10 @@ _HEADLINE_TARGETS = {
     OIL: f"Road oil peak year (target <= {OIL_PEAK_DEADLINE})",
 }
 DEFINITIONS = {
-    RAILSEA: "Rail-sea (海铁联运): containers moved between rail and ship at the Beibu Gulf ports (Qinzhou, "
-    "Fangchenggang, Beihai), the plan's measure. Rail-water (铁水联运, which adds rail-river transfers at inland "
-    "ports) is a wider measure that the model does not report yet.",
+    RAILSEA: "Measure: rail-sea containers (海铁联运), moved between rail and ship at the Beibu Gulf ports "
+    "(Qinzhou, Fangchenggang, Beihai). The plan words its target for rail-water containers (集装箱铁水联运), which "
+    "adds rail-river transfers at inland ports; Rail-water (铁水联运) is not modelled yet, so the verdict is on the "
+    "rail-sea part, the larger one.",
     GREEN: f"Green trips: {', '.join(GREEN_MODES)} (Ministry of Transport definition); e-bikes are NOT counted as "
     f"green. Cities: every city with >= {BIG_CITY_RESIDENTS / 1e6:.0f} million urban residents in "
     f"{GREEN_SHARE_YEAR}; the verdict is the lowest of them.",

@@ -230,3 +230,22 @@ def test_api_refuses_bad_input_with_one_line() -> None:
         api.run("baseline", end_year=1999)
     with pytest.raises(UserError, match="results"):
         api.load_results("/nonexistent/results.duckdb")
+
+
+def test_docs_are_in_the_repository_and_spell_out_levers() -> None:
+    from tests.conftest import REPO
+
+    docs = REPO / "docs"
+    assert {p.name for p in docs.iterdir()} >= {"design.md", "scenarios.md", "levers.md", "api.md"}
+    assert not (docs / "CONTRACT.md").exists() and not (docs / "HELPER_RULES.md").exists()
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "../shared" not in readme
+    for link in re.findall(r"`(docs/[a-z]+\.md)`", readme):
+        assert (REPO / link).is_file(), link
+    levers = (docs / "levers.md").read_text(encoding="utf-8")
+    assert "see description" not in levers and "Annotated" not in levers and "typing." not in levers
+    scenarios = (docs / "scenarios.md").read_text(encoding="utf-8")
+    for name in ("baseline", "plan", "accelerated"):
+        assert f"## `{name}`" in scenarios
+    design = (docs / "design.md").read_text(encoding="utf-8")
+    assert "STORAGE_VERSION" in design and "## Names" in design and "/work/" not in design
