@@ -13,6 +13,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -211,7 +212,7 @@ _SHORT = {
 }
 
 
-def verdict_rows(store: ResultsStore, run_ids: Sequence[str]) -> tuple[list[str], list[tuple[str, ...]]]:
+def verdict_rows(store: ResultsStore, run_ids: Sequence[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
     """The headline verdicts of stored runs for the terminal: columns and rows of scenario, target (with its
     threshold), value, verdict, margin, P(met)."""
     runs = _run_list(store, run_ids)
@@ -451,7 +452,10 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         ]
 
-    n_members = int(runs["members"].max())
+    n_members: int = max(runs["members"].to_list())
+    first_year: int = min(runs["base_year"].to_list())
+    last_year: int = max(runs["end_year"].to_list())
+    finished = max(runs["finished_at"].to_list())
     spread = (
         f"{n_members:,d} members per run: probabilities are shares of members meeting a target"
         if n_members > 1
@@ -464,9 +468,9 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
         f"<style>{_CSS % {'font': _data_uri(font, 'font/otf')}}</style></head><body>",
         "<h1>Guangxi transport: will the carbon-peak plan's three targets be met?</h1>",
         f"<p class='meta'>Scenarios: {html.escape(', '.join(runs['scenario']))}; years "
-        f"{int(runs['base_year'].min())}-{int(runs['end_year'].max())}; {spread}; "
+        f"{first_year}-{last_year}; {spread}; "
         f"code {html.escape(str(runs['code_version'][0]))}; finished "
-        f"{runs['finished_at'].max():%Y-%m-%d %H:%M} UTC.</p>",
+        f"{finished:%Y-%m-%d %H:%M} UTC.</p>",
         "<h2>Verdicts</h2>",
         *_verdict_html(verdicts(targets, runs, railsea)),
         "<h2>Headline numbers</h2>",
@@ -483,7 +487,7 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
         "<h2>Green trips in the big cities</h2>",
         *(
             figure("green_trip_share")
-            or [f"<p>Not evaluated: the runs end in {int(runs['end_year'].max())}, before {GREEN_SHARE_YEAR}.</p>"]
+            or [f"<p>Not evaluated: the runs end in {last_year}, before {GREEN_SHARE_YEAR}.</p>"]
         ),
     ]
     if freight.height:
@@ -518,7 +522,7 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             ),
         ]
     if hindcast.height:
-        base_year = int(runs["base_year"].min())
+        base_year = first_year
         table, summary = hindcast_table(hindcast, base_year)
         parts += [
             "<h2>Hindcast: the model against published statistics</h2>",
@@ -537,11 +541,15 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             pl.col("year").cast(pl.Utf8),
             pl.struct("value", "unit").map_elements(lambda r: fmt_value(r["value"], r["unit"]), return_dtype=pl.Utf8),
             pl.struct("threshold", "unit")
-            .map_elements(lambda r: fmt_value(r["threshold"], r["unit"]), return_dtype=pl.Utf8)
+            .map_elements(
+                lambda r: "" if r["threshold"] is None else fmt_value(r["threshold"], r["unit"]), return_dtype=pl.Utf8
+            )
             .alias("threshold"),
             pl.col("met").replace_strict({True: "met", False: "not met"}, default="", return_dtype=pl.Utf8),
             pl.struct("margin", "unit")
-            .map_elements(lambda r: fmt_margin(r["margin"], r["unit"]), return_dtype=pl.Utf8)
+            .map_elements(
+                lambda r: "" if r["margin"] is None else fmt_margin(r["margin"], r["unit"]), return_dtype=pl.Utf8
+            )
             .alias("margin"),
             "detail",
         )

@@ -279,7 +279,8 @@ class ResultsStore:
                 return [], [], []
             columns, types = list(relation.columns), [str(t) for t in relation.types]
             render = "select to_json(t) from t" if as_json else "select cast(columns(*) as varchar) from t"
-            return columns, types, relation.query("t", render).fetchall()
+            rendered = relation.query("t", render)
+            return columns, types, rendered.fetchall() if rendered is not None else []
         except duckdb.Error as exc:
             raise QueryError("query", "sql", sql, f"valid read-only SQL ({str(exc).splitlines()[0]})") from None
         finally:
