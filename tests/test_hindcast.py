@@ -111,7 +111,7 @@ def test_validate_history_stores_the_table_keyed_by_its_run(hindcast_db: tuple[P
     assert rows.height == facts.height  # every shipped fact is listed, modelled or not
     assert set(rows["scenario"]) == {"baseline"} and rows["run_set"][0].startswith("hindcast-")
     assert latest == (0,)  # a hindcast run is not anyone's "latest scenario run"
-    assert "out-of-sample facts within tolerance" in stdout
+    assert "tested out-of-sample facts are within their tolerance" in stdout
 
 
 def test_out_of_sample_errors_within_stated_tolerances(hindcast_db: tuple[Path, str]) -> None:
