@@ -12,6 +12,8 @@ import altair as alt
 import polars as pl
 import vl_convert as vlc
 
+from transport.freight.names import MODES as FREIGHT_MODES
+
 FONT_DIR = Path(__file__).parent / "fonts"
 FONT = "Noto Sans CJK TC"
 WIDTH = 520
@@ -62,21 +64,29 @@ def _band(frame: pl.DataFrame, value: str, by: list[str]) -> pl.DataFrame:
     )
 
 
+def _band_note(members: int) -> str:
+    return "; band: 5-95 % of members" if members > 1 else "; central estimate (no ensemble band: 1 member)"
+
+
 def road_oil_chart(oil: pl.DataFrame, peaks: pl.DataFrame) -> alt.TopLevelMixin:
     """Road oil (Mt/yr) per scenario, the central member as a line, the 5-95 % band of members, peaks marked.
 
-    oil: scenario, member, year, oil_mt;  peaks: scenario, peak_year, peak_oil_mt (central member).
+    oil: scenario, member, year, oil_mt;  peaks: scenario, peak_year, peak_oil_mt (central member). Scenarios that
+    peak in the same year share one label ("2022: plan, accelerated"), so labels never overlap each other.
     """
     central = oil.filter(pl.col("member") == 0)
+    members = oil["member"].n_unique()
     base = alt.Chart(central).encode(
         x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
-        color=alt.Color("scenario:N", title="Scenario"),
+        color=alt.Color("scenario:N", title="Scenario", legend=alt.Legend(symbolOpacity=1, symbolStrokeWidth=3)),
     )
     layers: list[alt.Chart] = []
-    if oil["member"].n_unique() > 1:
+    if members > 1:
         band = _band(oil, "oil_mt", ["scenario", "year"])
         layers.append(
-            alt.Chart(band).mark_area(opacity=0.18).encode(x="year:Q", y="low:Q", y2="high:Q", color="scenario:N")
+            alt.Chart(band)
+            .mark_area(opacity=0.18)
+            .encode(x="year:Q", y="low:Q", y2="high:Q", color=alt.Color("scenario:N", legend=None))
         )
     layers.append(base.mark_line(strokeWidth=2.2).encode(y=alt.Y("oil_mt:Q", title="Road oil use (Mt per year)")))
     layers.append(
@@ -85,14 +95,20 @@ def road_oil_chart(oil: pl.DataFrame, peaks: pl.DataFrame) -> alt.TopLevelMixin:
         .encode(
             x="peak_year:Q",
             y="peak_oil_mt:Q",
-            color="scenario:N",
+            color=alt.Color("scenario:N", legend=None),
             tooltip=["scenario", "peak_year", alt.Tooltip("peak_oil_mt", format=".2f")],
         )
     )
+    labels = (
+        peaks.sort("scenario")
+        .group_by("peak_year", maintain_order=True)
+        .agg(pl.col("peak_oil_mt").max(), pl.col("scenario").str.join(", "))
+        .with_columns((pl.lit("peak ") + pl.col("peak_year").cast(pl.Utf8) + ": " + pl.col("scenario")).alias("label"))
+    )
     layers.append(
-        alt.Chart(peaks)
-        .mark_text(dy=-12, fontSize=10)
-        .encode(x="peak_year:Q", y="peak_oil_mt:Q", text=alt.Text("peak_year:Q", format="d"), color="scenario:N")
+        alt.Chart(labels)
+        .mark_text(dy=-14, fontSize=10, color="#333")
+        .encode(x="peak_year:Q", y="peak_oil_mt:Q", text="label:N")
     )
     layers.append(
         alt.Chart(pl.DataFrame({"year": [2030]})).mark_rule(strokeDash=[4, 4], color="gray").encode(x="year:Q")
@@ -101,7 +117,7 @@ def road_oil_chart(oil: pl.DataFrame, peaks: pl.DataFrame) -> alt.TopLevelMixin:
     return _finish(
         chart,
         "Road oil use (gasoline + diesel) and its peak",
-        "Triangles: peak of the 3-year moving average; dashed line: 2030 deadline; band: 5-95 % of members",
+        "Triangles: peak of the 3-year moving average; dashed line: 2030 deadline" + _band_note(members),
     )
 
 
@@ -116,11 +132,14 @@ def railsea_chart(teu: pl.DataFrame) -> alt.TopLevelMixin:
     )
     shown = central.filter(pl.col("year") <= 2035).with_columns(pl.col("teu") / 1e4)
     layers: list[alt.Chart] = []
-    if teu["member"].n_unique() > 1:
+    members = teu["member"].n_unique()
+    if members > 1:
         totals = teu.group_by("scenario", "member", "year").agg(pl.col("teu").sum() / 1e4)
         band = _band(totals.filter(pl.col("year") <= 2035), "teu", ["scenario", "year"])
         layers.append(
-            alt.Chart(band).mark_area(opacity=0.18).encode(x="year:Q", y="low:Q", y2="high:Q", color="scenario:N")
+            alt.Chart(band)
+            .mark_area(opacity=0.18)
+            .encode(x="year:Q", y="low:Q", y2="high:Q", color=alt.Color("scenario:N", legend=None))
         )
     lines = (
         alt.Chart(shown)
@@ -128,7 +147,7 @@ def railsea_chart(teu: pl.DataFrame) -> alt.TopLevelMixin:
         .encode(
             x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
             y=alt.Y("teu:Q", title="Rail-sea containers (万TEU per year)"),
-            color=alt.Color("scenario:N", title="Scenario"),
+            color=alt.Color("scenario:N", title="Scenario", legend=alt.Legend(symbolOpacity=1)),
         )
     )
     plan = (
@@ -139,7 +158,8 @@ def railsea_chart(teu: pl.DataFrame) -> alt.TopLevelMixin:
     return _finish(
         alt.layer(*layers, lines, plan).properties(width=WIDTH, height=HEIGHT),
         "Rail-sea containers through the Beibu Gulf ports (海铁联运)",
-        "Dashed: +15 %/yr from the modelled 2020 volume (the plan's 2021-2025 target); band: 5-95 % of members",
+        "Dashed: +15 %/yr from the modelled 2020 volume (the plan's 2021-2025 target); rail<->ship at the Beibu Gulf "
+        "ports" + _band_note(members),
     )
 
 
@@ -221,17 +241,46 @@ def sales_chart(sales: pl.DataFrame) -> alt.TopLevelMixin:
     )
 
 
+# land modes: every freight mode but sea (transport.freight.names owns the vocabulary)
+LAND_MODES = tuple(m for m in FREIGHT_MODES if m != "sea")
+
+
 def freight_chart(freight: pl.DataFrame) -> alt.TopLevelMixin:
-    """Freight turnover by mode (billion tkm), stacked, one panel per scenario."""
-    data = freight.filter(pl.col("member") == 0).group_by("scenario", "year", "mode").agg(pl.col("tkm_bn").sum())
-    return _stacked_by_scenario(
-        data,
-        "tkm_bn",
-        "Freight turnover (billion tkm per year)",
-        "mode",
-        "Mode",
-        "Freight turnover by mode on Guangxi's network",
-        "Central member; all commodities",
+    """Modal shift on land: each land mode's share of land freight tonne-km (road, rail, inland water; sea apart,
+    since coastal and ocean shipping is most of the tonne-km and hides the shift), one panel per mode."""
+    land = (
+        freight.filter((pl.col("member") == 0) & pl.col("mode").is_in(LAND_MODES))
+        .group_by("scenario", "year", "mode")
+        .agg(pl.col("tkm_bn").sum())
+        .with_columns(
+            (pl.col("tkm_bn") / pl.col("tkm_bn").sum().over("scenario", "year")).alias("share"),
+            pl.col("mode").str.replace("_", " "),
+        )
+    )
+    chart = (
+        alt.Chart(land)
+        .mark_line(point=True, strokeWidth=2)
+        .encode(
+            x=alt.X("year:Q", title="Year", axis=alt.Axis(format="d")),
+            y=alt.Y("share:Q", title="Share of land tonne-km", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
+            color=alt.Color("scenario:N", title="Scenario"),
+            tooltip=["scenario", "year", "mode", alt.Tooltip("share:Q", format=".1%")],
+        )
+        .properties(width=170, height=200)
+        .facet(
+            column=alt.Column(
+                "mode:N",
+                title=None,
+                sort=[m.replace("_", " ") for m in LAND_MODES],
+                header=alt.Header(labelFontSize=13),
+            )
+        )
+        .resolve_scale(y="independent")
+    )
+    return _finish(
+        chart,
+        "Modal shift of land freight: road, rail and inland water",
+        "Share of tonne-km on Guangxi's land network (sea shipping apart); central member; all commodities",
     )
 
 
@@ -341,14 +390,23 @@ def sensitivity_chart(sensitivity: pl.DataFrame, top: int = 6) -> alt.TopLevelMi
     )
     base = alt.Chart(s1).encode(y=alt.Y("parameter:N", title=None, sort="-x"))
     bars = base.mark_bar().encode(
-        x=alt.X("value:Q", title="First-order Sobol index S1"), color=alt.Color("scenario:N", title="Scenario")
+        x=alt.X("value:Q", title="First-order Sobol index S1"),
+        color=alt.Color("scenario:N", title="Scenario", legend=alt.Legend(symbolOpacity=1)),
     )
     rules = base.mark_rule().encode(x="low:Q", x2="high:Q")
     chart = (
         alt.layer(bars, rules, data=s1)
         .properties(width=260, height=120)
-        .facet(row=alt.Row("panel:N", title=None), column=alt.Column("scenario:N", title=None))
+        .facet(
+            row=alt.Row(
+                "panel:N",
+                title=None,
+                header=alt.Header(labelAngle=0, labelOrient="top", labelAnchor="start", labelFontSize=12),
+            ),
+            column=alt.Column("scenario:N", title=None),
+        )
         .resolve_scale(y="independent")
+        .properties(spacing=28)
     )
     return _finish(
         chart,
@@ -396,7 +454,8 @@ def hindcast_chart(hindcast: pl.DataFrame) -> alt.TopLevelMixin:
 
 
 def export(chart: alt.TopLevelMixin, folder: Path, name: str) -> list[Path]:
-    """Write `name`.svg and `name`.png (2x scale) with vl-convert, offline, with the shipped CJK font."""
+    """Write `name`.svg and `name`.png (2x scale) with vl-convert, offline, with the shipped CJK font. The PNG is
+    drawn with the font's glyphs, so it shows 南宁 and 万TEU on any machine (the SVG needs a CJK font installed)."""
     global _fonts_registered
     if not _fonts_registered:
         vlc.register_font_directory(str(FONT_DIR))

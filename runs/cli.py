@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
+import os
 import signal
 import sys
 from enum import StrEnum
@@ -16,7 +16,6 @@ import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from transport.errors import UserError
 from transport.levers.base import FIRST_YEAR, LAST_YEAR
@@ -24,6 +23,7 @@ from transport.levers.base import FIRST_YEAR, LAST_YEAR
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from runs.store import ResultsStore
     from transport.dataset import Dataset
     from transport.scenario import Scenario
 
@@ -33,8 +33,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Guangxi transport modal-shift and fleet-electrification model.",
 )
-# piped output (CI logs, files) gets room for wide tables instead of rich's 80-column default
-console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _console_width() -> int | None:
+    # a terminal (or COLUMNS) sets the width; piped output (CI logs, files) gets room for wide tables instead of
+    # rich's 80-column default
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return None
+    return 160
+
+
+console = Console(width=_console_width())
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 DEFAULT_DB = Path("out/results.duckdb")
@@ -205,7 +214,17 @@ def run(
                 markup=False,
             )
             raise typer.Exit(EXIT_REPORT_FAILED) from None
-        console.print(f"report: {written}")
+        console.print(f"report: {written} (and report.pdf)")
+    _print_verdicts(store, run_ids)
+
+
+def _print_verdicts(store: ResultsStore, run_ids: list[str]) -> None:
+    """The headline verdicts of the runs: one row per scenario and target, value, verdict, margin, probability."""
+    from runs.output import print_table
+    from runs.report import verdict_rows
+
+    columns, rows = verdict_rows(store, run_ids)
+    print_table(console, columns, rows, title="Verdicts (central member; P = share of members meeting the target)")
 
 
 def _progress() -> Progress:
@@ -252,24 +271,13 @@ def validate_history(
 
     with store.writer():
         run_id = execute(request, store, run_set, prepared, analyses=analyses)
-    out = Table("series", "year", "published", "modelled", "error", "sample", "tolerance", "within", "unit")
-    for row in table[0].iter_rows(named=True):
-        out.add_row(
-            row["series"],
-            str(row["year"]),
-            f"{row['published']:.4g}",
-            _unmodelled(row["year"], prepared[0].years.base) if row["modelled"] is None else f"{row['modelled']:.4g}",
-            "" if row["error"] is None else f"{row['error']:+.1%}",
-            "in" if row["in_sample"] else "out",
-            "indicative" if row["tolerance"] is None else f"±{row['tolerance']:.0%}",
-            {None: "", True: "yes", False: "NO"}[row["within"]],
-            row["unit"],
-        )
-    console.print(out)
-    tested = table[0].filter(pl.col("within").is_not_null())
-    console.print(
-        f"{int(tested['within'].sum())} of {tested.height} out-of-sample facts within tolerance; stored run {run_id}"
-    )
+    from runs.output import print_table
+    from runs.report import hindcast_table
+
+    shown, summary = hindcast_table(table[0], prepared[0].years.base)
+    print_table(console, shown.columns, shown.rows())
+    console.print(summary, markup=False)
+    console.print(f"stored run {run_id}")
 
 
 @app.command()
@@ -324,19 +332,26 @@ def seek(
     run_set = started.strftime("seek-%Y%m%dT%H%M%S%fZ")
     with store.writer():
         run_id = execute(request, store, run_set, analyses=lambda *_: {"seek": result.rows})
-    table = Table("kind", "target", "lever", "base", "value", "reached", "normalised change", "detail")
-    for row in result.rows.iter_rows(named=True):
-        table.add_row(
-            row["kind"],
-            row["target"],
-            row["lever"],
-            "" if row["base_value"] is None else f"{row['base_value']:.4g}",
-            "" if row["value"] is None else f"{row['value']:.4g}",
-            "yes" if row["reachable"] else "no",
-            "" if row["objective"] is None else f"{row['objective']:.3f}",
-            row["detail"],
-        )
-    console.print(table)
+    from runs.output import print_table
+
+    print_table(
+        console,
+        ["kind", "target", "lever", "base", "value", "reached", "normalised change", "detail"],
+        [
+            (
+                row["kind"],
+                row["target"],
+                row["lever"],
+                "" if row["base_value"] is None else f"{row['base_value']:.4g}",
+                "" if row["value"] is None else f"{row['value']:.4g}",
+                "yes" if row["reachable"] else "no",
+                "" if row["objective"] is None else f"{row['objective']:.3f}",
+                row["detail"],
+            )
+            for row in result.rows.iter_rows(named=True)
+        ],
+        numeric=[False, False, False, True, True, False, True, False],
+    )
     from runs.report import headline_rows
 
     for label, value in headline_rows(store, run_id):
@@ -390,16 +405,15 @@ def query(
 
     if fmt not in {"table", "csv", "json"}:
         raise QueryError("--format", "format", fmt, "one of table, csv, json")
-    frame = ResultsStore(db).query(sql)
+    from runs.output import is_numeric, print_table, to_csv, to_json
+
+    columns, types, rows = ResultsStore(db).query_cells(sql, as_json=fmt == "json")
     if fmt == "csv":
-        sys.stdout.write(frame.write_csv())
+        sys.stdout.write(to_csv(columns, rows))
     elif fmt == "json":
-        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, ensure_ascii=False) + "\n")
+        sys.stdout.write(to_json(rows))
     else:
-        table = Table(*frame.columns, show_lines=False)
-        for row in frame.iter_rows():
-            table.add_row(*["" if v is None else str(v) for v in row])
-        console.print(table)
+        print_table(console, columns, rows, numeric=[is_numeric(t) for t in types])
 
 
 @app.command()
@@ -422,14 +436,16 @@ def compare(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Print the headline numbers of the latest runs of two scenarios and their difference (B - A)."""
-    from runs.report import headline_values
+    from runs.output import print_table
+    from runs.report import compare_tables
     from runs.store import ResultsStore
 
-    table = headline_values(ResultsStore(db), scenario_a, scenario_b)
-    out = Table("headline (central member)", scenario_a, scenario_b, "B - A")
-    for row in table.iter_rows():
-        out.add_row(row[0], *[f"{v:.4g}" if v is not None else "n/a" for v in row[1:]])
-    console.print(out)
+    headlines, levers = compare_tables(ResultsStore(db), scenario_a, scenario_b)
+    print_table(console, headlines.columns, headlines.rows(), title="Headline values (central member)")
+    if levers.height:
+        print_table(console, levers.columns, levers.rows(), title=f"Levers that differ ({scenario_a} -> {scenario_b})")
+    else:
+        console.print(f"No lever differs between {scenario_a} and {scenario_b}.", markup=False)
 
 
 def _terminate(_signum: int, _frame: object) -> None:

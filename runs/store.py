@@ -3,7 +3,7 @@
 Layout under the results root (the folder holding `results.duckdb`):
 
     results.duckdb          views only (fleet, energy, ..., road_oil, oil_peak); analysts open this
-    results.duckdb.json     which schema version and root the views were built for
+    results.duckdb.json     which schema and storage version the views were built with
     runs/<run_id>/*.parquet one file per table; the folder appears by a single rename, so a run is whole or absent
     runs/_schema_vN/*.parquet empty tables carrying the column types, so the views work before the first run
     .staging/<run_id>/      being written; never matched by the views; left-overs of killed runs are swept
@@ -15,6 +15,13 @@ without it is someone else's file and is never opened for writing, replaced or c
 Why not write into the DuckDB file: DuckDB lets one process open a file read-write and then nobody else can open it,
 not even read-only. A run that wrote there would fail whenever an analyst had the file open, and would lock the
 analyst out while it wrote. The run never opens results.duckdb for writing once it exists; it only renames a folder.
+
+Any DuckDB opens it, anywhere: the views file is written in storage format `STORAGE_VERSION` (DuckDB's v1.0.0
+format, storage number 64), which every DuckDB from 1.0 to 2.0 reads (tests/test_readme_sql.py opens it with the
+oldest `duckdb-cli` on PyPI, 1.4.4), and the views name their Parquet files by paths relative to the results folder
+(`runs/*/fleet.*parquet`). DuckDB resolves relative paths against `file_search_path`, else the working directory:
+`connect` sets the search path to the results folder, and the stock CLI works when started in that folder
+(`cd out && duckdb -readonly results.duckdb`). So a results folder that is copied, moved or zipped still opens.
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 SCHEMA_VERSION = 5
 # Tables every run folder of every schema version holds; a run folder without one of them is damaged.
 REQUIRED_IN_EVERY_RUN = ("runs", "fleet", "energy", "freight", "railsea", "urban", "targets")
+
+# DuckDB storage format of the views file: the oldest that DuckDB's ATTACH can still write, read by DuckDB 1.0 - 2.0
+STORAGE_VERSION = "v1.0.0"
 
 TABLES: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
     "runs": {
@@ -100,6 +110,10 @@ def _sql_type(dtype: pl.DataType | type[pl.DataType]) -> str:
         if dtype == kind:
             return name
     return "TIMESTAMPTZ"
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def table_frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -219,9 +233,9 @@ class ResultsStore:
             )
 
     def _ensure_views(self, force: bool = False) -> None:
-        """(Re)build the views file when it is missing or was built by another schema version or for another root."""
+        """(Re)build the views file when it is missing or was built by another schema or storage version."""
         meta_path = self.meta_path
-        wanted = {"schema_version": SCHEMA_VERSION, "root": str(self.root.resolve())}
+        wanted = {"schema_version": SCHEMA_VERSION, "storage_version": STORAGE_VERSION, "paths": "relative"}
         current = self._meta()
         if current == wanted and self.db_path.is_file() and not force:
             return
@@ -229,10 +243,14 @@ class ResultsStore:
         # open keeps reading the old inode; nobody ever sees a half-built file.
         tmp = self.db_path.with_name(f".{self.db_path.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
-        con = duckdb.connect(str(tmp))
+        con = duckdb.connect(":memory:")
         try:
+            # the views are bound once at creation: relative paths must resolve against the results folder here too
+            con.execute("set file_search_path = ?", [str(self.root.resolve())])
+            con.execute(f"attach '{_quote(tmp.as_posix())}' as views (storage_version '{STORAGE_VERSION}')")
+            con.execute("use views")
             for table in TABLES:
-                pattern = (self.runs_dir.resolve() / "*" / f"{table}.*parquet").as_posix()
+                pattern = f"{self.runs_dir.name}/*/{table}.*parquet"
                 if any(self.runs_dir.glob(f"*/{table}.parquet")):
                     con.execute(f"create view {table} as select * from read_parquet('{pattern}', union_by_name=true)")
                 else:  # a table newer than every stored run (read-only upgrade): empty, with its columns
@@ -240,6 +258,8 @@ class ResultsStore:
                     con.execute(f"create view {table} as select {columns} where false")
             for name, sql in _VIEWS.items():
                 con.execute(f"create view {name} as {sql}")
+            con.execute("use memory")
+            con.execute("detach views")
         finally:
             con.close()
         os.replace(tmp, self.db_path)
@@ -323,6 +343,8 @@ class ResultsStore:
                     ) from None
                 time.sleep(0.25)
                 continue
+            # the views read runs/*/<table>.parquet relative to the results folder, wherever it was moved or copied
+            con.execute("set file_search_path = ?", [str(self.root.resolve())])
             sandbox(con, self.runs_dir)
             return con
         raise AssertionError("unreachable")
@@ -338,6 +360,26 @@ class ResultsStore:
         try:
             relation = con.sql(sql)
             return relation.pl() if relation is not None else pl.DataFrame()
+        except duckdb.Error as exc:
+            raise QueryError("query", "sql", sql, f"valid read-only SQL ({str(exc).splitlines()[0]})") from None
+        finally:
+            con.close()
+
+    def query_cells(self, sql: str, as_json: bool = False) -> tuple[list[str], list[str], list[tuple]]:
+        """Run read-only SQL and return (columns, DuckDB type names, rows) with every value rendered by DuckDB
+        itself, so every type comes out whole (lists, structs, maps, intervals in months, decimals to the last
+        digit, blobs, infinite dates...): as text (`cast(... as varchar)`, None for null), or with `as_json` one
+        JSON object text per row (`to_json`)."""
+        check_read_only(sql)
+        con = self.connect()
+        try:
+            relation = con.sql(sql)
+            if relation is None:
+                return [], [], []
+            columns, types = list(relation.columns), [str(t) for t in relation.types]
+            render = "select to_json(t) from t" if as_json else "select cast(columns(*) as varchar) from t"
+            rendered = relation.query("t", render)
+            return columns, types, rendered.fetchall() if rendered is not None else []
         except duckdb.Error as exc:
             raise QueryError("query", "sql", sql, f"valid read-only SQL ({str(exc).splitlines()[0]})") from None
         finally:

@@ -27,8 +27,15 @@ class CliResult:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> CliResult:
     """Run `python -m transport ARGS` in a subprocess, as a user would."""
+    # os.environ passed explicitly: a C library loaded by the test session can set COLUMNS behind Python's back,
+    # which would give the child an 80-column console
     proc = subprocess.run(
-        [sys.executable, "-m", "transport", *args], capture_output=True, text=True, cwd=cwd or REPO, timeout=timeout
+        [sys.executable, "-m", "transport", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=timeout,
+        env=dict(os.environ),
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
@@ -81,3 +88,20 @@ def dataset_copy(tmp_path: Path) -> Path:
     target = tmp_path / "guangxi"
     shutil.copytree(SHIPPED_DATASET, target)
     return target
+
+
+@dataclass
+class SmallRun:
+    """One small `transport run` of the three shipped scenarios (2020-2025, 1 member), shared by a test session."""
+
+    db: Path
+    result: CliResult
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> SmallRun:
+    """`transport run --end-year 2025` as a user runs it, made once per test session (charts and report included)."""
+    db = tmp_path_factory.mktemp("small_run") / "out" / "results.duckdb"
+    result = run_cli("run", "--end-year", "2025", "--db", str(db))
+    assert result.code == 0, result.stderr
+    return SmallRun(db, result)

@@ -87,7 +87,7 @@ def test_cli_scheduler_option_runs_on_a_dask_cluster(tmp_path: Path, one_chunk) 
             "--scheduler", cl.scheduler_address, "--no-charts", "--db", str(db),
         )  # fmt: skip
     assert result.code == 0, result.stderr
-    con = duckdb.connect(str(db), read_only=True)
+    con = duckdb.connect(str(db), read_only=True, config={"file_search_path": str(db.parent)})
     try:
         stored = con.sql("select member, year, segment, powertrain, stock from fleet order by all").pl()
     finally:

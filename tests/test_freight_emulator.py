@@ -105,7 +105,7 @@ def test_cli_run_with_emulated_freight_stores_its_validation(tmp_path: Path) -> 
         "run", "plan", "--members", "20", "--end-year", "2022", "--freight", "emulated", "--no-charts", "--db", str(db)
     )
     assert result.code == 0, result.stderr
-    with duckdb.connect(str(db), read_only=True) as con:
+    with duckdb.connect(str(db), read_only=True, config={"file_search_path": str(db.parent)}) as con:
         method = con.execute("select freight_method from runs").fetchall()
         errors = con.execute(
             "select quantity, max_rel_error, design_points from freight_emulator join runs using (run_id)"

@@ -53,9 +53,10 @@ def test_report_renders_and_compare_reads_headlines(tmp_path: Path, baseline_pre
         run_id = execute(RunRequest("baseline", end_year=2032), store, "set", baseline_prepared)
     report = write_report(store, tmp_path, [run_id])
     html = report.read_text(encoding="utf-8")
-    assert "Headline targets" in html and "road_oil_peak_year" in html
+    assert "Verdicts" in html and "road_oil_peak_year" in html and "Road oil use (gasoline + diesel) peaks in" in html
     for name in ("road_oil", "railsea_teu", "fleet_stock", "freight_tkm"):
         assert (tmp_path / "charts" / f"{name}.png").stat().st_size > 10_000
-        assert f"charts/{name}.svg" in html
+        assert (tmp_path / "charts" / f"{name}.svg").is_file()
+    assert html.count("data:image/png;base64,") >= 6 and "charts/" not in html.replace("<code>", "")
     table = headline_values(store, "baseline", "baseline")
     assert table["b_minus_a"].to_list() == [0.0] * table.height and table.height >= 3

@@ -94,7 +94,9 @@ def test_kill_9_leaves_no_partial_run(tmp_path: Path, full_run_seconds: float, f
 def test_queries_succeed_while_a_run_writes_and_analyst_holds_file(tmp_path: Path) -> None:
     db = tmp_path / "results.duckdb"
     assert run_cli("run", "baseline", "--no-charts", "--end-year", "2022", "--db", str(db)).code == 0
-    analyst = duckdb.connect(str(db), read_only=True)  # an analyst's open session for the whole test
+    analyst = duckdb.connect(
+        str(db), read_only=True, config={"file_search_path": str(db.parent)}
+    )  # an analyst's open session for the whole test
     try:
         proc = _start_run(db, "--end-year", "2035")
         answers = []

@@ -56,7 +56,7 @@ def test_seek_writes_a_scenario_that_reproduces_its_numbers(tmp_path: Path) -> N
     assert found.code == 0, found.stderr
     again = run_cli("run", str(toml), "--no-charts", "--db", str(db))
     assert again.code == 0, again.stderr
-    con = duckdb.connect(str(db), read_only=True)
+    con = duckdb.connect(str(db), read_only=True, config={"file_search_path": str(db.parent)})
     try:
         seek_rows = con.sql("select * from seek order by kind").pl()
         values = con.sql(

@@ -76,7 +76,9 @@ def test_analyst_holding_file_read_only_does_not_block_writing(tmp_path: Path) -
     store = ResultsStore(tmp_path / "results.duckdb")
     with store.writer():
         store.write_run("a", {"energy": _energy("a", [1.0])})
-    analyst = duckdb.connect(str(tmp_path / "results.duckdb"), read_only=True)
+    analyst = duckdb.connect(
+        str(tmp_path / "results.duckdb"), read_only=True, config={"file_search_path": str(tmp_path)}
+    )
     try:
         with store.writer():
             store.write_run("b", {"energy": _energy("b", [2.0])})

@@ -1,4 +1,4 @@
-"""Columns and types of the result tables every run produces (the contract of docs/CONTRACT.md).
+"""Columns and types of the result tables every run produces (the contract described in docs/design.md).
 
 The province model builds these frames; runs.store adds `run_id` and stores them. Kept here, below both, so the
 model and the store cannot drift apart.
