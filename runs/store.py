@@ -249,21 +249,26 @@ class ResultsStore:
             con.execute("set file_search_path = ?", [str(self.root.resolve())])
             con.execute(f"attach '{_quote(tmp.as_posix())}' as views (storage_version '{STORAGE_VERSION}')")
             con.execute("use views")
-            for table in TABLES:
-                pattern = f"{self.runs_dir.name}/*/{table}.*parquet"
-                if any(self.runs_dir.glob(f"*/{table}.parquet")):
-                    con.execute(f"create view {table} as select * from read_parquet('{pattern}', union_by_name=true)")
-                else:  # a table newer than every stored run (read-only upgrade): empty, with its columns
-                    columns = ", ".join(f"cast(null as {_sql_type(t)}) as {c}" for c, t in TABLES[table].items())
-                    con.execute(f"create view {table} as select {columns} where false")
-            for name, sql in _VIEWS.items():
-                con.execute(f"create view {name} as {sql}")
+            self._create_views(con, self.runs_dir.name)
             con.execute("use memory")
             con.execute("detach views")
         finally:
             con.close()
         os.replace(tmp, self.db_path)
         meta_path.write_text(json.dumps(wanted), encoding="utf-8")
+
+    def _create_views(self, con: duckdb.DuckDBPyConnection, runs_prefix: str) -> None:
+        """One view per table over every run's Parquet parts, then the derived views. `runs_prefix`: the runs
+        folder's name (relative to the results folder) in the analysts' file, its absolute path in the query sandbox."""
+        for table in TABLES:
+            pattern = f"{_quote(runs_prefix)}/*/{table}.*parquet"
+            if any(self.runs_dir.glob(f"*/{table}.parquet")):
+                con.execute(f"create view {table} as select * from read_parquet('{pattern}', union_by_name=true)")
+            else:  # a table newer than every stored run (read-only upgrade): empty, with its columns
+                columns = ", ".join(f"cast(null as {_sql_type(t)}) as {c}" for c, t in TABLES[table].items())
+                con.execute(f"create view {table} as select {columns} where false")
+        for name, sql in _VIEWS.items():
+            con.execute(f"create view {name} as {sql}")
 
     def write_run(self, run_id: str, tables: Mapping[str, pl.DataFrame]) -> Path:
         """Write all tables of one run to Parquet in staging, then publish them with one rename."""
@@ -343,10 +348,15 @@ class ResultsStore:
                     ) from None
                 time.sleep(0.25)
                 continue
-            # the views read runs/*/<table>.parquet relative to the results folder, wherever it was moved or copied
-            con.execute("set file_search_path = ?", [str(self.root.resolve())])
-            sandbox(con, self.runs_dir)
-            return con
+            con.close()
+            # The file opened: it is a views database no one holds read-write. Queries run on an in-memory copy of
+            # its views over absolute paths: DuckDB checks `allowed_directories` against a relative path resolved
+            # from the working directory, not from `file_search_path`, so the file's relative views (there so the
+            # folder can move) cannot be read inside the sandbox.
+            memory = duckdb.connect(":memory:", config=_SANDBOX_CONFIG)
+            self._create_views(memory, self.runs_dir.resolve().as_posix())
+            sandbox(memory, self.runs_dir)
+            return memory
         raise AssertionError("unreachable")
 
     def query(self, sql: str) -> pl.DataFrame:
