@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from transport.freight.names import COMMODITIES, MODES, PORTS
+from transport.freight.names import COMMODITIES, MODES, PORTS, SERVICE_GROUP
+from transport.result_tables import RESULT_COLUMNS
 from transport.tables import label_series
 
 
@@ -20,6 +21,10 @@ class FreightResult:
     truck_vkt_bn: dict[str, np.ndarray]
     msa_gap: np.ndarray  # (years,) relative gap at the end of each year's MSA
     port_mt: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years, C) Beibu Gulf throughput
+    river_port_mt: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years, C) Guangxi inland ports, Mt
+    railriver_teu: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years) rail <-> river containers
+    carrier_mt: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years) inland water, carrier statistics
+    capacity_flows: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RESULT_COLUMNS["capacity_flows"]))
 
 
 def _freight_frame(tonnes: np.ndarray, tkm: np.ndarray, years: np.ndarray) -> pl.DataFrame:
@@ -48,3 +53,28 @@ def _railsea_frame(teu: np.ndarray, years: np.ndarray) -> pl.DataFrame:
             "teu": teu.reshape(-1),
         }
     )
+
+
+def capacity_frame(
+    capacity: pl.DataFrame,
+    groups: tuple[str, ...],
+    flow_mt: np.ndarray,
+    teu: np.ndarray,
+    capacity_mt: np.ndarray,
+    years: np.ndarray,
+) -> pl.DataFrame:
+    """Table capacity_flows: tonnes, TEU and capacity of every capacity element per member and year."""
+    kind_of = dict(zip(capacity["group"], capacity["element"], strict=True)) | {SERVICE_GROUP: "service"}
+    m, y, g = flow_mt.shape
+    grid = np.indices((m, y, g)).reshape(3, -1)
+    return pl.DataFrame(
+        {
+            "member": grid[0].astype(np.int32),
+            "year": years[grid[1]].astype(np.int32),
+            "element": label_series("element", list(groups), grid[2]),
+            "kind": label_series("kind", [kind_of[n] for n in groups], grid[2]),
+            "tonnes_mt": flow_mt.reshape(-1),
+            "teu": teu.reshape(-1),
+            "capacity_mt": capacity_mt.reshape(-1),
+        }
+    ).cast(RESULT_COLUMNS["capacity_flows"])
