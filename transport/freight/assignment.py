@@ -23,6 +23,7 @@ from transport.levers.freight import FreightLevers
 SERVICE_HEADROOM = 0.25
 SERVICE_GROWTH_MAX = 0.5
 SERVICE_SCALE_YUAN_T = 200.0
+SERVICE_GAP_WEIGHT = 100.0
 
 
 # Coastal shipping Beibu Gulf <-> Guangdong for Guangxi cargo is rare next to the Xijiang and road routes; the
@@ -307,12 +308,17 @@ def assign_year(
         data.cache[key] = find_routes(graph, element_cost)
     routes: Routes = data.cache[key]  # type: ignore[assignment]
 
+    # The services carry a few Mt against hundreds at the ports: weighted up (flow and capacity alike, so the penalty
+    # is unchanged) their convergence counts in the MSA gap, which otherwise stops with rail-sea still oscillating.
+    weight = np.ones((len(capacity), 1))
+    weight[-1] = SERVICE_GAP_WEIGHT
+
     def load(penalty: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         out = load_network(graph, routes, demand, intrazonal, prices, penalty, choice)
-        return out.group_flow, out.outputs
+        return out.group_flow * weight, out.outputs
 
-    res = msa_assign(load, capacity, scale[:, None], max_iter=max_iter, tol=tol, start_penalty=start)
-    return Loading(res.group_flow, res.outputs), res.gap, res.penalty
+    res = msa_assign(load, capacity * weight, scale[:, None], max_iter=max_iter, tol=tol, start_penalty=start)
+    return Loading(res.group_flow / weight, res.outputs), res.gap, res.penalty
 
 
 def year_capacity(

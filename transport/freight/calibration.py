@@ -30,6 +30,9 @@ CALIBRATION_ACCEPT = 0.01  # every base-year target within 1% after the capacity
 # rail log-km term this share of the log haul ratio; full steps oscillate.
 PENALTY_STEP = 0.3
 LOG_KM_STEP = 0.7
+# A constant moves at most this much per iteration: a member far from its target (a low logit scale starts with the
+# central constants) would otherwise overshoot into the steep congestion of the rail-sea services and oscillate.
+MAX_LOG_STEP = 0.5
 # indices into the measure vector (TARGET_NAMES, then Beibu Gulf port throughput by commodity)
 _T = {name: i for i, name in enumerate(TARGET_NAMES)}
 _CONSTANT_TARGETS = [_T[n] for n in ("rail_t", "rail_tkm", "inland_port_t", "inland_port_teu")]
@@ -145,7 +148,7 @@ def calibrate_base_year(
     theta = member_theta(data, params, members)
     service = np.full(members, base_service_mt(data))
     capacity, scale = year_capacity(data, graph, levers, BASE_YEAR, service, members)
-    penalty = zero_pen
+    penalty = zero_pen if start is None else np.repeat(start.penalty[:, :1], members, axis=1)
     it_total = 0
     gap = 0.0
 
@@ -178,11 +181,13 @@ def calibrate_base_year(
                 intra_factor = float(np.clip(intra_factor * road_haul**2.0, 0.05, 20.0))
                 beta *= road_haul**1.5
                 corridor = float(np.clip(corridor * np.mean(ratio[:, _T["changzhou_lock_t"]]) ** 1.5, 0.05, 50.0))
-            asc[:, 0] += np.log(ratio[:, _T["rail_t"]])
-            asc[:, 1] += np.log(ratio[:, _T["inland_port_t"]])
-            asc[:, 2] += np.log(ratio[:, _T["railsea_teu"]])
-            asc[:, 3] += LOG_KM_STEP * np.log(_haul(target, _T["rail_t"]) / _haul(model, _T["rail_t"]))
-            asc[:, 5] += np.log(ratio[:, _T["inland_port_teu"]])
+            step = np.clip(np.log(ratio), -MAX_LOG_STEP, MAX_LOG_STEP)
+            asc[:, 0] += step[:, _T["rail_t"]]
+            asc[:, 1] += step[:, _T["inland_port_t"]]
+            asc[:, 2] += step[:, _T["railsea_teu"]]
+            haul = np.log(_haul(target, _T["rail_t"]) / _haul(model, _T["rail_t"]))
+            asc[:, 3] += LOG_KM_STEP * np.clip(haul, -MAX_LOG_STEP, MAX_LOG_STEP)
+            asc[:, 5] += step[:, _T["inland_port_teu"]]
         loading, gap, new_penalty = assign_year(
             data,
             levers,
