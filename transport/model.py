@@ -131,6 +131,7 @@ def indicator_rows(freight: FreightResult, urban: UrbanResult, years: np.ndarray
         frames.append(_long("inland_port_teu", "TEU", river_boxes, years))
         frames.append(_long("inland_water_carrier_t", "t", freight.carrier_mt * 1e6, years))
         frames.append(_long("railriver_teu", "TEU", freight.railriver_teu, years))
+        frames.append(_long("railsea_trains", "trains", freight.railsea_trains, years))
     for i, city in enumerate(urban.cities):
         frames.append(_long(f"bus_fleet_vehicles.{city}", "vehicles", urban.bus_vehicles[:, :, i], years))
     schema = pl.Schema(RESULT_COLUMNS["indicators"])
@@ -153,6 +154,7 @@ def freight_members(result: FreightResult, start: int, stop: int) -> FreightResu
         river_port_mt=result.river_port_mt[start:stop] if result.river_port_mt.size else result.river_port_mt,
         railriver_teu=result.railriver_teu[start:stop] if result.railriver_teu.size else result.railriver_teu,
         carrier_mt=result.carrier_mt[start:stop] if result.carrier_mt.size else result.carrier_mt,
+        railsea_trains=result.railsea_trains[start:stop] if result.railsea_trains.size else result.railsea_trains,
         capacity_flows=rows(result.capacity_flows),
     )
 

@@ -11,6 +11,7 @@ from networks.assign import msa_assign
 from networks.choice import grouped_logit_split
 from networks.graph import ATTRS, MultimodalGraph, chain_paths
 from transport.freight.data import FreightData
+from transport.freight.frames import MSA_TOLERANCE
 from transport.freight.names import CHAINS, COMMODITIES, MODES, PORT_WORDS, PORTS, RIVER_PORTS, T_PER_TEU
 from transport.freight.network import YearPrices, _capacity, _element_cost
 from transport.levers.freight import FreightLevers
@@ -284,7 +285,7 @@ def assign_year(
     year: int,
     *,
     max_iter: int = 40,
-    tol: float = 5e-3,
+    tol: float = MSA_TOLERANCE,
     start_penalty: np.ndarray | None = None,
     service_mt: np.ndarray | None = None,
 ) -> tuple[Loading, float, np.ndarray]:

@@ -59,10 +59,17 @@ def freight_result(data: FreightData, levers: FreightLevers, arrays: FreightArra
         river_port_mt=arrays.river_port_mt,
         railriver_teu=arrays.railriver_teu,
         carrier_mt=arrays.carrier_mt,
+        railsea_trains=arrays.railsea_teu.sum(axis=2) / teu_per_train(data, years)[None, :],
         capacity_flows=capacity_frame(
             data.capacity, capacity_groups(data), arrays.capacity_flow_mt, arrays.capacity_teu, arrays.capacity_mt, years
         ),
     )
+
+
+def teu_per_train(data: FreightData, years: np.ndarray) -> np.ndarray:
+    """Containers per rail-sea train by year (railsea_record.csv, interpolated, held beyond its years)."""
+    record = data.railsea_record.sort("year")
+    return np.interp(years, record["year"].to_numpy(), record["teu_per_train"].to_numpy())
 
 
 def capacity_groups(data: FreightData) -> tuple[str, ...]:
