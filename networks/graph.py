@@ -178,7 +178,9 @@ def build_multimodal_graph(
     t_attrs[:, A["handling_yuan_t"]] = transfers["handling_yuan_t"].to_numpy()
     t_group, t_extra = _group_index(transfers["terminal"], terminal_groups or {}, groups)
     n_l, n_t = links.height, len(lon)
-    extra_rows = [(r, g) for r, g in l_extra] + [(n_l + r, g) for r, g in t_extra] + [(n_l + n_t + r, g) for r, g in t_extra]
+    extra_rows = (
+        [(r, g) for r, g in l_extra] + [(n_l + r, g) for r, g in t_extra] + [(n_l + n_t + r, g) for r, g in t_extra]
+    )
     t_names = transfers["terminal"].to_numpy().astype(str)
     zone_layer = zones["access_layer"].to_numpy().astype(str)
     zone_node = np.zeros(zones.height, dtype=np.int64)

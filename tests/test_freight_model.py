@@ -101,7 +101,9 @@ def test_conservation_tonnes_assigned_equal_demanded(data: F.FreightData) -> Non
         cal.corridor_factor,
     )
     routes = F.find_routes(graph, _element_cost(graph, prices, np.zeros((len(graph.groups) + 1, 1))))
-    util = F.chain_utility(routes, prices, np.zeros((len(graph.groups) + 1, 1)), F.Choice(data.theta_per_yuan_t()[:, None], cal.asc))
+    util = F.chain_utility(
+        routes, prices, np.zeros((len(graph.groups) + 1, 1)), F.Choice(data.theta_per_yuan_t()[:, None], cal.asc)
+    )
     shares = logit_split(util, axis=2)[..., 0]  # (C, OD, K)
     has_demand = demand > 0
     assert np.all(routes.feasible.any(axis=2)[has_demand])
@@ -130,6 +132,7 @@ def test_pinglu_canal_shifts_road_to_water(data: F.FreightData) -> None:
 
     d_water = mode_2030(with_canal, "inland_water", "tonnes_mt") - mode_2030(without, "inland_water", "tonnes_mt")
     d_road_tkm = mode_2030(with_canal, "road", "tkm_bn") - mode_2030(without, "road", "tkm_bn")
+
     def element_2030(res: F.FreightResult, element: str) -> float:
         flows = res.capacity_flows.filter((pl.col("year") == 2030) & (pl.col("element") == element))
         return float(flows["tonnes_mt"][0])

@@ -207,7 +207,9 @@ class FreightData:
 
     def theta_per_yuan_t(self) -> np.ndarray:
         """(C,) logit cost sensitivity of each commodity (its cost group's fitted value), per yuan/t."""
-        by_group = dict(zip(self.cost_sensitivity["cost_group"], self.cost_sensitivity["theta_per_yuan_t"], strict=True))
+        by_group = dict(
+            zip(self.cost_sensitivity["cost_group"], self.cost_sensitivity["theta_per_yuan_t"], strict=True)
+        )
         return np.array([by_group[g] for g in self.commodities["cost_group"].to_list()], dtype=float)
 
     def __getstate__(self) -> dict[str, object]:
@@ -272,7 +274,9 @@ def load_freight_data(folder: Path) -> FreightData:
     cost_sensitivity = read_table(base / "cost_sensitivity.csv", _COST_SENSITIVITY)
     missing = {"containers", "bulk"} - set(cost_sensitivity["cost_group"].to_list())
     if missing:
-        raise DatasetError(base / "cost_sensitivity.csv", "cost_group", sorted(missing), "a row for containers and bulk")
+        raise DatasetError(
+            base / "cost_sensitivity.csv", "cost_group", sorted(missing), "a row for containers and bulk"
+        )
     targets_df = read_table(base / "targets.csv", _TARGETS, allowed={"target": TARGET_NAMES})
     targets = dict(zip(targets_df["target"].to_list(), targets_df["value"].to_list(), strict=True))
     for name in TARGET_NAMES:

@@ -13,7 +13,6 @@ from transport.freight.names import COMMODITIES, MODES, PORTS, SERVICE_GROUP
 from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 from transport.tables import label_series
 
-
 log = logging.getLogger(__name__)
 MSA_TOLERANCE = 5e-3  # relative gap each year's assignment aims at (transport.freight.assignment.assign_year)
 RESIDUAL_TOLERANCE = 0.05  # base-year calibration residual accepted in sample (|model / published - 1|)

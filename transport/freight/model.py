@@ -61,7 +61,12 @@ def freight_result(data: FreightData, levers: FreightLevers, arrays: FreightArra
         carrier_mt=arrays.carrier_mt,
         railsea_trains=arrays.railsea_teu.sum(axis=2) / teu_per_train(data, years)[None, :],
         capacity_flows=capacity_frame(
-            data.capacity, capacity_groups(data), arrays.capacity_flow_mt, arrays.capacity_teu, arrays.capacity_mt, years
+            data.capacity,
+            capacity_groups(data),
+            arrays.capacity_flow_mt,
+            arrays.capacity_teu,
+            arrays.capacity_mt,
+            years,
         ),
     )
 
