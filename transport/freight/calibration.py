@@ -148,6 +148,9 @@ def calibrate_base_year(
     theta = member_theta(data, params, members)
     service = np.full(members, base_service_mt(data))
     capacity, scale = year_capacity(data, graph, levers, BASE_YEAR, service, members)
+    service_penalty = congestion_penalty(
+        np.full(members, target[_T["railsea_teu"]] * T_PER_TEU / 1e6), service, scale[-1]
+    )
     penalty = zero_pen if start is None else np.repeat(start.penalty[:, :1], members, axis=1)
     it_total = 0
     gap = 0.0
@@ -170,6 +173,9 @@ def calibrate_base_year(
             ratio = target[None, :] / np.maximum(model, 1e-12)
             # joint fixed point: the congestion penalties relax towards those the current flows imply
             implied = congestion_penalty(loaded.group_flow, capacity, scale[:, None])
+            # the services are sized to the 2020 volume (the target), so their penalty is that of the target, not of
+            # the iterate: fed back, the steep service cost and the rail-sea constant chase each other
+            implied[-1] = service_penalty
             moved = float(np.max(np.abs(implied - penalty), initial=0.0))
             penalty = penalty + PENALTY_STEP * (implied - penalty)
             if np.all(np.abs(ratio[:, fitted] - 1.0) < tol) and moved < 0.05:
