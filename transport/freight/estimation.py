@@ -149,9 +149,8 @@ def main(argv: list[str]) -> int:
         print(f"  {year}: {model:,.0f} trains modelled, {record:,.0f} recorded ({model / record - 1:+.1%})")
     print("cost_group,theta_per_yuan_t,low,high,basis")
     print(f"containers,{est.theta_containers:.4f},{lo:.4f},{hi:.4f},rail-sea trains 2021-2022 ({scenario.name})")
-    print(
-        f"bulk,{est.theta_bulk:.4f},{est.bulk_range[0]:.4f},{est.bulk_range[1]:.4f},rail elasticity {ELASTICITY_CENTRAL}"
-    )
+    low_b, high_b = est.bulk_range
+    print(f"bulk,{est.theta_bulk:.4f},{low_b:.4f},{high_b:.4f},rail own-price elasticity {ELASTICITY_CENTRAL}")
     return 0
 
 

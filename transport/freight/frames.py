@@ -84,7 +84,7 @@ def capacity_frame(
             "teu": teu.reshape(-1),
             "capacity_mt": capacity_mt.reshape(-1),
         }
-    ).cast(RESULT_COLUMNS["capacity_flows"])
+    ).cast(pl.Schema(RESULT_COLUMNS["capacity_flows"]))
 
 
 def diagnostics_frame(
