@@ -200,7 +200,8 @@ def target_rows(
     the grid's non-fossil share path behind the WTW CO2 ((members, years))."""
     members = int(tables["energy"]["member"].to_numpy().max()) + 1 if tables["energy"].height else 1
     parts: dict[str, pl.DataFrame] = {"railsea": tg.railsea_targets(tables["railsea"])}
-    railriver = tables["indicators"].filter(pl.col("indicator") == "railriver_teu").rename({"value": "teu"})
+    indicators = tables.get("indicators", pl.DataFrame(schema=pl.Schema(RESULT_COLUMNS["indicators"])))
+    railriver = indicators.filter(pl.col("indicator") == "railriver_teu").rename({"value": "teu"})
     parts["railwater"] = tg.railwater_targets(tables["railsea"], railriver.select("member", "year", "teu"))
     parts["green"] = tg.green_trip_targets(urban.green_share(include_ebike=False), urban.population)
     parts["green_ebike"] = tg.green_trip_targets(urban.green_share(include_ebike=True), urban.population, "_with_ebike")
