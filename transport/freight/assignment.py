@@ -23,7 +23,10 @@ from transport.levers.freight import FreightLevers
 # SERVICE_SCALE_YUAN_T (README "Ramp-up").
 SERVICE_HEADROOM = 0.25
 SERVICE_GROWTH_MAX = 0.5
-SERVICE_SCALE_YUAN_T = 1000.0
+SERVICE_SCALE_YUAN_T = 200.0
+# BPR power of the services (the others: 4): near nothing below the services planned (4 % of the scale at 80 % use),
+# a wall beyond them (0.15 x 200 x 1.2^16 = 554 yuan/t at 20 % over), so fewer containers do not make rail-sea cheaper
+SERVICE_BPR_POWER = 16.0
 SERVICE_GAP_WEIGHT = 100.0
 
 
@@ -318,7 +321,10 @@ def assign_year(
         out = load_network(graph, routes, demand, intrazonal, prices, penalty, choice)
         return out.group_flow * weight, out.outputs
 
-    res = msa_assign(load, capacity * weight, scale[:, None], max_iter=max_iter, tol=tol, start_penalty=start)
+    power = bpr_power(len(capacity))
+    res = msa_assign(
+        load, capacity * weight, scale[:, None], beta=power, max_iter=max_iter, tol=tol, start_penalty=start
+    )
     return Loading(res.group_flow / weight, res.outputs), res.gap, res.penalty
 
 
@@ -338,3 +344,10 @@ def year_capacity(
         np.vstack([np.repeat(capacity[:, None], members, axis=1), service[None, :]]),
         np.r_[scale, SERVICE_SCALE_YUAN_T],
     )
+
+
+def bpr_power(n_groups: int) -> np.ndarray:
+    """(G + 1, 1) BPR power of each capacity group: 4, and SERVICE_BPR_POWER for the rail-sea services (last)."""
+    power = np.full((n_groups, 1), 4.0)
+    power[-1] = SERVICE_BPR_POWER
+    return power

@@ -11,8 +11,10 @@ import numpy as np
 from networks.assign import congestion_penalty
 from networks.graph import MultimodalGraph
 from transport.freight.assignment import (
+    SERVICE_BPR_POWER,
     SERVICE_HEADROOM,
     Choice,
+    bpr_power,
     assign_year,
     find_routes,
     load_network,
@@ -148,9 +150,9 @@ def calibrate_base_year(
     theta = member_theta(data, params, members)
     service = np.full(members, base_service_mt(data))
     capacity, scale = year_capacity(data, graph, levers, BASE_YEAR, service, members)
-    service_penalty = congestion_penalty(
-        np.full(members, target[_T["railsea_teu"]] * T_PER_TEU / 1e6), service, scale[-1]
-    )
+    power = bpr_power(len(capacity))
+    volume = np.full(members, target[_T["railsea_teu"]] * T_PER_TEU / 1e6)
+    service_penalty = congestion_penalty(volume, service, scale[-1], beta=SERVICE_BPR_POWER)
     penalty = zero_pen if start is None else np.repeat(start.penalty[:, :1], members, axis=1)
     it_total = 0
     gap = 0.0
@@ -172,7 +174,7 @@ def calibrate_base_year(
             model = measures(loaded.outputs, loaded.group_flow, graph, outside)
             ratio = target[None, :] / np.maximum(model, 1e-12)
             # joint fixed point: the congestion penalties relax towards those the current flows imply
-            implied = congestion_penalty(loaded.group_flow, capacity, scale[:, None])
+            implied = congestion_penalty(loaded.group_flow, capacity, scale[:, None], beta=power)
             # the services are sized to the 2020 volume (the target), so their penalty is that of the target, not of
             # the iterate: fed back, the steep service cost and the rail-sea constant chase each other
             implied[-1] = service_penalty
