@@ -30,9 +30,14 @@ class MsaResult:
 
 
 def congestion_penalty(
-    flow: np.ndarray, capacity: np.ndarray, scale: np.ndarray, alpha: float = 0.15, beta: float = 4.0
+    flow: np.ndarray,
+    capacity: np.ndarray,
+    scale: np.ndarray,
+    alpha: float = 0.15,
+    beta: float | np.ndarray = 4.0,
 ) -> np.ndarray:
-    """BPR-shaped congestion cost (yuan/t) of each capacity group; groups with capacity <= 0 or inf are free."""
+    """BPR-shaped congestion cost (yuan/t) of each capacity group; groups with capacity <= 0 or inf are free.
+    `beta` may be an array broadcast like `scale` (a sharper curve for a group that is a wall, not a queue)."""
     cap = np.asarray(capacity, dtype=float)
     ratio = np.divide(flow, cap, out=np.zeros(np.broadcast(flow, cap).shape), where=(cap > 0) & np.isfinite(cap))
     return np.asarray(scale) * alpha * ratio**beta
@@ -44,7 +49,7 @@ def msa_assign(
     scale: np.ndarray,
     *,
     alpha: float = 0.15,
-    beta: float = 4.0,
+    beta: float | np.ndarray = 4.0,
     max_iter: int = 30,
     tol: float = 1e-3,
     start_penalty: np.ndarray | None = None,

@@ -16,6 +16,7 @@ state (a rail chain cannot degenerate into road only). Chains run in both orient
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +82,9 @@ class MultimodalGraph:
     zone_node: np.ndarray  # (Z,) node of each zone in its access layer
     zone_layer: np.ndarray  # (Z,) access layer of each zone
     zone_snap_km: np.ndarray  # (Z,) distance from the zone point to its node
+    # further (element, group) memberships: a port's berths serve its rail-sea yard too, so one transfer can load
+    # two groups (the yard and the port)
+    el_group_extra: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
     # structures derived from the (immutable) arrays above, built on first use: a year's graph is routed and loaded
     # hundreds of times
     derived: dict = field(default_factory=dict, compare=False, repr=False)
@@ -93,21 +97,29 @@ class MultimodalGraph:
         """(elements x groups) 0/1 matrix: which capacity group each element loads."""
         if "group_matrix" not in self.derived:
             rows = np.flatnonzero(self.el_group >= 0)
-            data = np.ones(len(rows))
+            rows_all = np.concatenate([rows, self.el_group_extra[:, 0]])
+            cols_all = np.concatenate([self.el_group[rows], self.el_group_extra[:, 1]])
             shape = (self.n_elements, max(len(self.groups), 1))
-            self.derived["group_matrix"] = csr_array((data, (rows, self.el_group[rows])), shape=shape)
+            self.derived["group_matrix"] = csr_array((np.ones(len(rows_all)), (rows_all, cols_all)), shape=shape)
         return self.derived["group_matrix"]
 
 
-def _group_index(names: pl.Series, group_of: dict[str, str], groups: list[str]) -> np.ndarray:
+def _group_index(
+    names: pl.Series, group_of: Mapping[str, str | tuple[str, ...]], groups: list[str]
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """First capacity group of each name (-1 if none) and the (row, group) pairs of its further groups."""
     out = np.full(len(names), -1, dtype=np.int64)
+    extra: list[tuple[int, int]] = []
     for i, name in enumerate(names.to_list()):
-        group = group_of.get(name)
-        if group:
+        found = group_of.get(name) or ()
+        for k, group in enumerate((found,) if isinstance(found, str) else found):
             if group not in groups:
                 groups.append(group)
-            out[i] = groups.index(group)
-    return out
+            if k == 0:
+                out[i] = groups.index(group)
+            else:
+                extra.append((i, groups.index(group)))
+    return out, extra
 
 
 def build_multimodal_graph(
@@ -117,15 +129,16 @@ def build_multimodal_graph(
     zones: pl.DataFrame,
     year: int,
     *,
-    link_groups: dict[str, str] | None = None,
-    terminal_groups: dict[str, str] | None = None,
+    link_groups: Mapping[str, str | tuple[str, ...]] | None = None,
+    terminal_groups: Mapping[str, str | tuple[str, ...]] | None = None,
     tolled_layers: tuple[str, ...] = ("road",),
 ) -> MultimodalGraph:
     """Assemble the graph of `year` from node/link tables (see `networks.osm.load_osm_layers`), terminals and zones.
 
     transfers: terminal, lon, lat, layer_a, layer_b, handling_yuan_t, dwell_h, drayage_km (+ optional open_year,
     close_year); each terminal is snapped to the nearest node of both layers and gives one element per direction.
-    zones: zone, lon, lat, access_layer. link_groups and terminal_groups map names to capacity groups.
+    zones: zone, lon, lat, access_layer. link_groups and terminal_groups map names to capacity groups (one, or a
+    tuple: an element may load several groups, e.g. a rail-sea transfer loads its yard and its port's berths).
     A link is open in `year` if open_year <= year < close_year; closed elements keep their rows (stable indices).
     """
     n = nodes.height
@@ -145,7 +158,7 @@ def build_multimodal_graph(
     l_attrs[:, A["hours"]] = length / np.maximum(speed, 1e-6)
     l_attrs[:, A["toll_km"]] = np.where(np.isin(l_layer, tolled_layers), inside, 0.0)
     l_open = (links["open_year"].to_numpy() <= year) & (year < links["close_year"].to_numpy())
-    l_group = _group_index(links["name"], link_groups or {}, groups)
+    l_group, l_extra = _group_index(links["name"], link_groups or {}, groups)
     # transfers: snap each terminal to both layers, one element per direction
     lon, lat = transfers["lon"].to_numpy(), transfers["lat"].to_numpy()
     la, lb = transfers["layer_a"].to_numpy().astype(str), transfers["layer_b"].to_numpy().astype(str)
@@ -163,7 +176,11 @@ def build_multimodal_graph(
     t_attrs[:, A["road_in_km"]] = dray
     t_attrs[:, A["hours"]] = transfers["dwell_h"].to_numpy()
     t_attrs[:, A["handling_yuan_t"]] = transfers["handling_yuan_t"].to_numpy()
-    t_group = _group_index(transfers["terminal"], terminal_groups or {}, groups)
+    t_group, t_extra = _group_index(transfers["terminal"], terminal_groups or {}, groups)
+    n_l, n_t = links.height, len(lon)
+    extra_rows = (
+        [(r, g) for r, g in l_extra] + [(n_l + r, g) for r, g in t_extra] + [(n_l + n_t + r, g) for r, g in t_extra]
+    )
     t_names = transfers["terminal"].to_numpy().astype(str)
     zone_layer = zones["access_layer"].to_numpy().astype(str)
     zone_node = np.zeros(zones.height, dtype=np.int64)
@@ -192,6 +209,7 @@ def build_multimodal_graph(
         zone_node=zone_node,
         zone_layer=zone_layer,
         zone_snap_km=zone_km,
+        el_group_extra=np.array(extra_rows, dtype=np.int64).reshape(-1, 2),
     )
 
 

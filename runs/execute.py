@@ -23,6 +23,7 @@ from transport.dataset import Dataset
 from transport.errors import ScenarioError
 from transport.freight import calibrate_freight
 from transport.freight.emulator import FreightEmulator
+from transport.freight.frames import diagnostics_frame
 from transport.scenario import Scenario, sample_parameters
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,10 @@ def execute(
         freight = ensemble_freight(scenario, dataset, params, years, request.members, method)
         if isinstance(freight, FreightEmulator):
             staged.write("freight_emulator", freight.validation.with_columns(pl.lit(run_id).alias("run_id")))
+        calibration = dataset.freight.calibration
+        residuals = calibration.residuals if calibration is not None else {}
+        diagnostics = diagnostics_frame(freight.msa_gap, years, residuals, scenario.years.base)
+        staged.write("diagnostics", diagnostics.with_columns(pl.lit(run_id).alias("run_id")))
         tables = run_ensemble(
             scenario,
             dataset,

@@ -55,18 +55,34 @@ def test_base_year_calibration_within_two_percent(data: F.FreightData) -> None:
 
 
 def test_simulated_base_year_matches_targets(data: F.FreightData) -> None:
+    """2020 in sample, each component within 5 % (the issue's bar; the calibration reaches ~1 %): road, rail, the
+    Changzhou lock, inland water on carrier statistics, inland-port tonnes and TEU, Beibu Gulf tonnes and TEU,
+    rail-sea TEU. Facts: R14 (carrier 264 Mt), R15 (inland ports 173 Mt), R16 (lock 150.8 Mt), #111, #113."""
     res = F.simulate_freight(data, FreightLevers(), {}, np.array([2020]), 1)
     by_mode = res.freight.group_by("mode").agg(pl.col("tonnes_mt").sum(), pl.col("tkm_bn").sum())
     get = {r["mode"]: r for r in by_mode.iter_rows(named=True)}
-    t = data.targets
-    assert abs(get["road"]["tonnes_mt"] / t["road_t"] - 1) < 0.02
-    assert abs(get["road"]["tkm_bn"] / t["road_tkm"] - 1) < 0.02
-    assert abs(get["rail"]["tonnes_mt"] / t["rail_t"] - 1) < 0.02
-    assert abs(get["rail"]["tkm_bn"] / t["rail_tkm"] - 1) < 0.02
-    assert abs(get["inland_water"]["tonnes_mt"] / t["inland_water_t"] - 1) < 0.02
-    assert abs(res.railsea["teu"].sum() / t["railsea_teu"] - 1) < 0.02
-    containers = res.port_mt[0, 0, F.COMMODITIES.index("containers")]
-    assert abs(containers * 1e6 / F.T_PER_TEU / 5.05e6 - 1) < 0.02  # Beibu Gulf 2020: 505万TEU
+    lock = res.capacity_flows.filter(pl.col("element") == "Changzhou lock")["tonnes_mt"][0]
+    boxes = F.COMMODITIES.index("containers")
+    modelled = {
+        "road_t": get["road"]["tonnes_mt"],
+        "road_tkm": get["road"]["tkm_bn"],
+        "rail_t": get["rail"]["tonnes_mt"],
+        "rail_tkm": get["rail"]["tkm_bn"],
+        "changzhou_lock_t": lock,
+        "inland_water_carrier_t": res.carrier_mt[0, 0],
+        "inland_port_t": res.river_port_mt[0, 0].sum(),
+        "inland_port_teu": res.river_port_mt[0, 0, boxes] * 1e6 / F.T_PER_TEU,
+        "railsea_teu": res.railsea["teu"].sum(),
+    }
+    published = {**data.targets, "changzhou_lock_t": 150.8, "inland_water_carrier_t": 264.0, "inland_port_t": 173.0}
+    errors = {k: v / published[k] - 1 for k, v in modelled.items()}
+    print("\n2020 in sample:", {k: f"{e:+.2%}" for k, e in errors.items()})
+    assert all(abs(e) < 0.05 for e in errors.values()), errors
+    assert abs(res.port_mt[0, 0].sum() / 295.67 - 1) < 0.05  # Beibu Gulf throughput 2020 (#111)
+    containers = res.port_mt[0, 0, boxes]
+    assert abs(containers * 1e6 / F.T_PER_TEU / 5.05e6 - 1) < 0.05  # Beibu Gulf 2020: 505万TEU (#113)
+    # the lock's tonnes pass the Changzhou lock element; the carrier definition adds the out-of-network tonnes
+    assert res.carrier_mt[0, 0] > get["inland_water"]["tonnes_mt"]
 
 
 def test_conservation_tonnes_assigned_equal_demanded(data: F.FreightData) -> None:
@@ -76,10 +92,18 @@ def test_conservation_tonnes_assigned_equal_demanded(data: F.FreightData) -> Non
     graph = F.year_graph(data, levers, 2030)
     prices = F.year_prices(data, levers, _central_params(), 2030, 1)
     demand, intra = F.gravity_demand(
-        data, data.cache["base_best_cost"], cal.land_total_mt, cal.beta_per_yuan, cal.sea_total_mt, cal.intra_factor
+        data,
+        data.cache["base_best_cost"],
+        cal.land_total_mt,
+        cal.beta_per_yuan,
+        cal.sea_total_mt,
+        cal.intra_factor,
+        cal.corridor_factor,
     )
-    routes = F.find_routes(graph, _element_cost(graph, prices, np.zeros((len(graph.groups), 1))))
-    util = F.chain_utility(routes, prices, np.zeros((len(graph.groups), 1)), F.Choice(np.array([0.02]), cal.asc))
+    routes = F.find_routes(graph, _element_cost(graph, prices, np.zeros((len(graph.groups) + 1, 1))))
+    util = F.chain_utility(
+        routes, prices, np.zeros((len(graph.groups) + 1, 1)), F.Choice(data.theta_per_yuan_t()[:, None], cal.asc)
+    )
     shares = logit_split(util, axis=2)[..., 0]  # (C, OD, K)
     has_demand = demand > 0
     assert np.all(routes.feasible.any(axis=2)[has_demand])
@@ -92,8 +116,8 @@ def test_conservation_tonnes_assigned_equal_demanded(data: F.FreightData) -> Non
         demand[None],
         intra[None],
         prices,
-        np.zeros((len(graph.groups), 1)),
-        F.Choice(np.array([0.02]), cal.asc),
+        np.zeros((len(graph.groups) + 1, 1)),
+        F.Choice(data.theta_per_yuan_t()[:, None], cal.asc),
     )
     assert np.isfinite(out.outputs["tonnes"]).all()
 
@@ -108,9 +132,22 @@ def test_pinglu_canal_shifts_road_to_water(data: F.FreightData) -> None:
 
     d_water = mode_2030(with_canal, "inland_water", "tonnes_mt") - mode_2030(without, "inland_water", "tonnes_mt")
     d_road_tkm = mode_2030(with_canal, "road", "tkm_bn") - mode_2030(without, "road", "tkm_bn")
-    print(f"\nPinglu Canal, 2030: inland water {d_water:+.1f} Mt, road {d_road_tkm:+.2f} bn tkm")
-    assert d_water > 5.0  # Mt moved onto the water
+
+    def element_2030(res: F.FreightResult, element: str) -> float:
+        flows = res.capacity_flows.filter((pl.col("year") == 2030) & (pl.col("element") == element))
+        return float(flows["tonnes_mt"][0])
+
+    canal = element_2030(with_canal, "Pinglu Canal")
+    d_lock = element_2030(with_canal, "Changzhou lock") - element_2030(without, "Changzhou lock")
+    print(
+        f"\nPinglu Canal, 2030: canal {canal:.1f} Mt, Changzhou lock {d_lock:+.1f} Mt, inland water {d_water:+.1f} Mt,"
+        f" road {d_road_tkm:+.2f} bn tkm"
+    )
+    assert canal > 5.0  # the canal carries Beibu Gulf cargo that went by road, rail or via the Xijiang and Guangzhou
+    assert d_lock < 0.0  # part of it is diverted from the Xijiang to Guangzhou
+    assert d_water > 0.0
     assert d_road_tkm < 0.0
+    assert element_2030(without, "Pinglu Canal") == 0.0
     # identical before the opening year
     base = lambda r: r.freight.filter(pl.col("year") == 2020)["tonnes_mt"].to_numpy()  # noqa: E731
     assert np.allclose(base(without), base(with_canal))

@@ -6,7 +6,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from transport.targets import green_trip_targets, peak_targets, peak_year, railsea_targets, smoothed
+from transport.targets import (
+    green_trip_targets,
+    peak_targets,
+    peak_year,
+    railsea_targets,
+    railwater_targets,
+    smoothed,
+)
 
 
 def test_smoothing_hand_values() -> None:
@@ -33,6 +40,29 @@ def test_railsea_cagr_hand_checked() -> None:
     assert cagr["met"] is False
     yoy = out.filter(pl.col("target") == "railsea_teu_growth").sort("year")["value"].to_list()
     assert yoy == pytest.approx([0.2, 130 / 120 - 1, 150 / 130 - 1, 170 / 150 - 1, 200 / 170 - 1])
+
+
+def test_rail_water_adds_rail_river_hand_checked() -> None:
+    """Rail-sea 100 -> 200 TEU (two ports), rail-river 100 -> 100: rail-sea CAGR 2^0.2 - 1 = 14.9 % (missed), rail-water
+    200 -> 300, CAGR 1.5^0.2 - 1 = 8.4 %; each with its own rows named rail_water_teu_*."""
+    years = list(range(2020, 2026))
+    railsea = pl.DataFrame(
+        {
+            "member": [0] * 12,
+            "year": years * 2,
+            "port": ["qinzhou"] * 6 + ["beihai"] * 6,
+            "teu": [50.0 * 2 ** ((y - 2020) / 5) for y in years] * 2,
+        }
+    )
+    railriver = pl.DataFrame({"member": [0] * 6, "year": years, "teu": [100.0] * 6})
+    sea = railsea_targets(railsea)
+    water = railwater_targets(railsea, railriver)
+    cagr_sea = sea.filter(pl.col("target") == "railsea_teu_cagr")["value"][0]
+    cagr_water = water.filter(pl.col("target") == "rail_water_teu_cagr")["value"][0]
+    assert cagr_sea == pytest.approx(2**0.2 - 1, rel=1e-12)
+    assert cagr_water == pytest.approx(1.5**0.2 - 1, rel=1e-12)
+    assert set(water["target"]) == {"rail_water_teu_cagr", "rail_water_teu_growth"}
+    assert water.filter(pl.col("target") == "rail_water_teu_growth").height == 5
 
 
 def test_green_trips_only_cities_over_one_million() -> None:

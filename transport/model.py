@@ -61,11 +61,12 @@ def simulate(
         "energy": fleets.energy,
         "freight": freight.freight,
         "railsea": freight.railsea,
+        "capacity_flows": freight.capacity_flows,
         "urban": urban.urban,
     }
+    tables["indicators"] = indicator_rows(freight, urban, years)
     tables["targets"] = target_rows(tables, urban, fleets.non_fossil_share, years)
     tables["lmdi"] = lmdi_rows(fleets, years)
-    tables["indicators"] = indicator_rows(freight, urban, years)
     return tables
 
 
@@ -86,6 +87,7 @@ def simulate_domains(
     if "freight" in domains:
         freight = simulate_freight(dataset.freight, scenario.levers.freight, params, years, members)
         parts["railsea"] = tg.railsea_targets(freight.railsea)
+        parts["railwater"] = tg.railwater_targets(freight.railsea, _railriver_frame(freight.railriver_teu, years))
     if "urban" in domains:
         urban = simulate_urban(dataset.urban, scenario.levers.urban, params, years, members)
         parts["green"] = tg.green_trip_targets(urban.green_share(include_ebike=False), urban.population)
@@ -105,9 +107,15 @@ def _long(name: str, unit: str, grid: np.ndarray, years: np.ndarray) -> pl.DataF
     )
 
 
+def _railriver_frame(teu: np.ndarray, years: np.ndarray) -> pl.DataFrame:
+    members = np.repeat(np.arange(teu.shape[0], dtype=np.int32), len(years))
+    return pl.DataFrame({"member": members, "year": np.tile(years.astype(np.int32), teu.shape[0]), "teu": teu.ravel()})
+
+
 def indicator_rows(freight: FreightResult, urban: UrbanResult, years: np.ndarray) -> pl.DataFrame:
     """Published-statistics series the domain tables do not hold: Beibu Gulf port throughput (all cargo and
-    containers, loaded + unloaded) and each modelled city's bus fleet.
+    containers, loaded + unloaded), Guangxi's inland ports (throughput, TEU), inland-water tonnes on the carrier
+    definition, rail-river TEU and each modelled city's bus fleet.
 
     A freight result without port arrays (an emulator that does not reproduce them) gives no port rows."""
     frames = []
@@ -116,6 +124,14 @@ def indicator_rows(freight: FreightResult, urban: UrbanResult, years: np.ndarray
         frames.append(_long("beibu_port_throughput_t", "t", port_mt.sum(axis=2) * 1e6, years))
         boxes = port_mt[:, :, COMMODITIES.index("containers")] * 1e6 / T_PER_TEU
         frames.append(_long("beibu_container_teu", "TEU", boxes, years))
+    river = freight.river_port_mt  # (M, Y, C)
+    if river.ndim == 3 and river.shape[1] == len(years):
+        frames.append(_long("inland_port_throughput_t", "t", river.sum(axis=2) * 1e6, years))
+        river_boxes = river[:, :, COMMODITIES.index("containers")] * 1e6 / T_PER_TEU
+        frames.append(_long("inland_port_teu", "TEU", river_boxes, years))
+        frames.append(_long("inland_water_carrier_t", "t", freight.carrier_mt * 1e6, years))
+        frames.append(_long("railriver_teu", "TEU", freight.railriver_teu, years))
+        frames.append(_long("railsea_trains", "trains", freight.railsea_trains, years))
     for i, city in enumerate(urban.cities):
         frames.append(_long(f"bus_fleet_vehicles.{city}", "vehicles", urban.bus_vehicles[:, :, i], years))
     schema = pl.Schema(RESULT_COLUMNS["indicators"])
@@ -135,6 +151,11 @@ def freight_members(result: FreightResult, start: int, stop: int) -> FreightResu
         truck_vkt_bn={seg: values[start:stop] for seg, values in result.truck_vkt_bn.items()},
         msa_gap=result.msa_gap,
         port_mt=result.port_mt[start:stop] if result.port_mt.size else result.port_mt,
+        river_port_mt=result.river_port_mt[start:stop] if result.river_port_mt.size else result.river_port_mt,
+        railriver_teu=result.railriver_teu[start:stop] if result.railriver_teu.size else result.railriver_teu,
+        carrier_mt=result.carrier_mt[start:stop] if result.carrier_mt.size else result.carrier_mt,
+        railsea_trains=result.railsea_trains[start:stop] if result.railsea_trains.size else result.railsea_trains,
+        capacity_flows=rows(result.capacity_flows),
     )
 
 
@@ -179,6 +200,9 @@ def target_rows(
     the grid's non-fossil share path behind the WTW CO2 ((members, years))."""
     members = int(tables["energy"]["member"].to_numpy().max()) + 1 if tables["energy"].height else 1
     parts: dict[str, pl.DataFrame] = {"railsea": tg.railsea_targets(tables["railsea"])}
+    indicators = tables.get("indicators", pl.DataFrame(schema=pl.Schema(RESULT_COLUMNS["indicators"])))
+    railriver = indicators.filter(pl.col("indicator") == "railriver_teu").rename({"value": "teu"})
+    parts["railwater"] = tg.railwater_targets(tables["railsea"], railriver.select("member", "year", "teu"))
     parts["green"] = tg.green_trip_targets(urban.green_share(include_ebike=False), urban.population)
     parts["green_ebike"] = tg.green_trip_targets(urban.green_share(include_ebike=True), urban.population, "_with_ebike")
     oil, co2_ttw, co2_wtw = _member_year_sums(tables["energy"], ["oil_mt", "co2_ttw_mt", "co2_wtw_mt"], years, members)

@@ -31,6 +31,16 @@ RESULT_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
     },
     "freight": {**_KEY, "mode": pl.Utf8, "commodity": pl.Utf8, "tonnes_mt": pl.Float64, "tkm_bn": pl.Float64},
     "railsea": {**_KEY, "port": pl.Utf8, "teu": pl.Float64},
+    # every capacity element of the freight network (locks, canal, rail lines, rail-sea yards, sea and river ports, the
+    # rail-sea container services): tonnes and containers through it, and its capacity that year
+    "capacity_flows": {
+        **_KEY,
+        "element": pl.Utf8,
+        "kind": pl.Utf8,
+        "tonnes_mt": pl.Float64,
+        "teu": pl.Float64,
+        "capacity_mt": pl.Float64,
+    },
     "urban": {**_KEY, "city": pl.Utf8, "mode": pl.Utf8, "trips_m": pl.Float64, "share": pl.Float64},
     "targets": {
         "member": pl.Int32,
@@ -63,6 +73,15 @@ ANALYSIS_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "unit": pl.Utf8,
         "definition_note": pl.Utf8,
         "source_url": pl.Utf8,
+    },
+    # convergence and fit of the run: MSA gap per year, calibration residuals (base year), against their tolerances
+    "diagnostics": {
+        "year": pl.Int32,
+        "kind": pl.Utf8,  # msa_gap | calibration_residual
+        "name": pl.Utf8,
+        "value": pl.Float64,
+        "tolerance": pl.Float64,
+        "within": pl.Boolean,
     },
     # global sensitivity of each target's value to the sampled parameters (ensembles with --members > 1)
     "sensitivity": {

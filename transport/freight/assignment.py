@@ -11,12 +11,23 @@ from networks.assign import msa_assign
 from networks.choice import grouped_logit_split
 from networks.graph import ATTRS, MultimodalGraph, chain_paths
 from transport.freight.data import FreightData
-from transport.freight.names import CHAINS, COMMODITIES, MODES, PORT_WORDS, PORTS, T_PER_TEU
+from transport.freight.frames import MSA_TOLERANCE
+from transport.freight.names import CHAINS, COMMODITIES, MODES, PORT_WORDS, PORTS, RIVER_PORTS, T_PER_TEU
 from transport.freight.network import YearPrices, _capacity, _element_cost
 from transport.levers.freight import FreightLevers
 
-# Cost sensitivity of the chain logit, per yuan/t (assumption: a 50 yuan/t cost advantage ~ e^1 odds; README).
-THETA_PER_YUAN_T = 0.02
+# Rail-sea container services (train paths, yard handling, sailings timed to trains) are scheduled to demand: each year
+# operators plan last year's volume grown with the container market plus SERVICE_HEADROOM, and add at most
+# SERVICE_GROWTH_MAX of last year's services (the record: trains +39 % in 2021 and +44 % in 2022, services planned a
+# year ahead; transport.freight.model.next_services). Volume beyond the services pays the BPR congestion cost at
+# SERVICE_SCALE_YUAN_T (README "Ramp-up").
+SERVICE_HEADROOM = 0.25
+SERVICE_GROWTH_MAX = 0.5
+SERVICE_SCALE_YUAN_T = 200.0
+# BPR power of the services (the others: 4): near nothing below the services planned (4 % of the scale at 80 % use),
+# a wall beyond them (0.15 x 200 x 1.2^16 = 554 yuan/t at 20 % over), so fewer containers do not make rail-sea cheaper
+SERVICE_BPR_POWER = 16.0
+SERVICE_GAP_WEIGHT = 100.0
 
 
 # Coastal shipping Beibu Gulf <-> Guangdong for Guangxi cargo is rare next to the Xijiang and road routes; the
@@ -45,9 +56,10 @@ class Routes:
     commodity_bounds: np.ndarray = field(init=False)  # (C + 1,) entries of commodity c: [b[c], b[c + 1])
     entry_incidence_t: list[csr_array] = field(init=False)  # [c] (E, entries of c)
     mode_use: np.ndarray = field(init=False)  # (N, 4) 1 where the path uses the mode inside the model
-    # (N, A + G + 7) per feasible entry: path attributes, group use, rail-sea transfers (containers), the indicators
+    # (N, A + G + 8) per feasible entry: path attributes, group use, rail-sea transfers (containers), the indicators
     # of the 3 constants (rail, inland water, rail-sea containers), log(1 + rail km/100), log(1 + water km/100),
-    # coastal constant; the member weights of these terms, in the same order, are built in entry_utility
+    # coastal constant, inland-water containers; the member weights of these terms, in the same order, are built in
+    # entry_utility
     features: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -73,7 +85,7 @@ class Routes:
         k_rail = is_rail[None, :] * (1.0 - box * is_railsea[None, :])
         per_chain = np.stack([k_rail, np.broadcast_to(k_water, (n_c, n_k)), box * is_railsea])  # (3, C, Kc)
         n_g = self.group_use.shape[-1]
-        x = np.empty((n_c, n_od, n_k, n_a + n_g + 7))
+        x = np.empty((n_c, n_od, n_k, n_a + n_g + 8))
         x[..., :n_a] = self.path_attrs
         x[..., n_a : n_a + n_g] = self.group_use
         x[..., n_a + n_g] = self.railsea_use * box[:, :, None]
@@ -81,6 +93,10 @@ class Routes:
         x[..., n_a + n_g + 4] = np.log1p(self.path_attrs[..., ATTRS.index("rail_km")] / 100.0)
         x[..., n_a + n_g + 5] = np.log1p(self.path_attrs[..., ATTRS.index("inland_water_km")] / 100.0)
         x[..., n_a + n_g + 6] = COASTAL_ASC * coastal
+        # Inland-water containers: the Xijiang's established barge services to the Pearl River Delta (calibrated to the
+        # inland ports' 2020 TEU); the Pinglu Canal route to Qinzhou opens later and has none of them in 2020
+        xijiang = k_water * np.array([c.name != "water_sea:qinzhou" for c in CHAINS], dtype=float)
+        x[..., n_a + n_g + 7] = (box * xijiang[None, :])[:, None]
         self.features = x.reshape(n_c * n_od * n_k, -1)[self.entries]
 
 
@@ -94,7 +110,11 @@ def _special_elements(graph: MultimodalGraph) -> dict[str, np.ndarray]:
 
 def _build_special_elements(graph: MultimodalGraph) -> dict[str, np.ndarray]:
     kind = graph.el_layer
-    out = {"railsea": np.isin(kind, ["rail>sea", "sea>rail"]) & (graph.el_kind == "transfer")}
+    transfer = graph.el_kind == "transfer"
+    out = {"railsea": np.isin(kind, ["rail>sea", "sea>rail"]) & transfer}
+    out["railriver"] = np.isin(kind, ["rail>inland_water", "inland_water>rail"]) & transfer
+    river_terminals = [f"{p} river port" for p in RIVER_PORTS] + [f"{p} rail-river wharf" for p in RIVER_PORTS]
+    out["river_port"] = transfer & np.isin(graph.el_name.astype(str), river_terminals)
     to_sea = np.char.endswith(kind.astype(str), ">sea") | np.char.startswith(kind.astype(str), "sea>")
     for port in PORTS:
         word = PORT_WORDS[port]
@@ -140,27 +160,31 @@ def find_routes(graph: MultimodalGraph, element_cost: np.ndarray) -> Routes:
 class Choice:
     """Member-specific choice parameters: logit scale and calibrated constants."""
 
-    theta: np.ndarray  # (M,) per yuan/t
-    asc: np.ndarray  # (M, 5): rail, water, railsea, log-km rail, log-km water
+    theta: np.ndarray  # (C, M) per yuan/t
+    asc: np.ndarray  # (M, 6): rail, water, railsea, log-km rail, log-km water, water containers
 
 
 def entry_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choice: Choice) -> np.ndarray:
     """Utility (N, M) of every feasible (commodity, OD, chain) entry for every member.
 
-    V = calibrated constants (rail, inland water, rail-sea containers) + log-km terms + coastal constant
-        - theta x generalized cost (tariffs, time, handling, tolls, congestion penalties, less the rail-sea subsidy).
+    V = calibrated constants (rail, inland water, rail-sea containers, inland-water containers) + log-km terms
+        + coastal constant - theta_c x generalized cost (tariffs, time, handling, tolls, congestion penalties of the
+        capacity groups and of the rail-sea container services, less the rail-sea subsidy).
+    penalty: (G + 1, M) yuan/t, the graph's groups then the rail-sea container services.
     Every term is a route feature times a member weight, so V is one BLAS product per commodity of the routes'
     feature matrix (computed once per set of routes) and a small (terms, M) weight matrix."""
     n_a = routes.path_attrs.shape[-1]
     members = prices.coef.shape[0]
     n_g = routes.group_use.shape[-1]
-    theta, a = choice.theta, choice.asc
-    weights = np.empty((len(COMMODITIES), n_a + n_g + 7, members))
+    theta, a = choice.theta[:, None, :], choice.asc  # theta (C, 1, M)
+    penalty = np.asarray(penalty, dtype=float)
+    weights = np.empty((len(COMMODITIES), n_a + n_g + 8, members))
     weights[:, :n_a] = -theta * prices.coef.transpose(1, 2, 0)
-    weights[:, n_a : n_a + n_g] = -theta * np.asarray(penalty, dtype=float).reshape(n_g, members)
-    weights[:, n_a + n_g] = theta * prices.railsea_subsidy_yuan_t
-    weights[:, n_a + n_g + 1 : n_a + n_g + 6] = a.T
+    weights[:, n_a : n_a + n_g] = -theta * penalty[:n_g].reshape(n_g, members)
+    weights[:, n_a + n_g] = theta[:, 0] * (prices.railsea_subsidy_yuan_t - penalty[n_g])
+    weights[:, n_a + n_g + 1 : n_a + n_g + 6] = a[:, :5].T
     weights[:, n_a + n_g + 6] = 1.0
+    weights[:, n_a + n_g + 7] = a[:, 5]
     util = np.empty((len(routes.entries), members))
     bounds = routes.commodity_bounds
     for c in range(len(COMMODITIES)):
@@ -195,7 +219,8 @@ def load_network(
     penalty: np.ndarray,
     choice: Choice,
 ) -> Loading:
-    """Split demand (M, C, Z*Z) Mt over chains and load the elements: tonnes, tkm, port and rail-sea flows."""
+    """Split demand (M, C, Z*Z) Mt over chains and load the elements: tonnes, tkm, port, river-port, rail-sea and
+    rail-river flows. group_flow: (G + 1, M) Mt, the graph's groups then the rail-sea container services."""
     members, n_c = demand.shape[0], demand.shape[1]
     flow = grouped_logit_split(entry_utility(routes, prices, penalty, choice), routes.choice_start, overwrite=True)
     flow *= demand.reshape(members, -1).T[routes.entry_cod]  # (N, M) Mt
@@ -213,7 +238,10 @@ def load_network(
     tonnes = np.zeros((members, n_c, len(MODES)))
     port = np.zeros((members, n_c, len(PORTS)))
     railsea = np.zeros((members, len(PORTS)))
-    group_flow = np.zeros((gm.shape[1], members))
+    railriver = np.zeros(members)
+    river_port = np.zeros((members, n_c))
+    group_flow = np.zeros((gm.shape[1] + 1, members))
+    group_box = np.zeros((gm.shape[1], members))
     bounds = routes.commodity_bounds
     for c in range(n_c):
         flow_c = flow[bounds[c] : bounds[c + 1]]  # (entries of c, M)
@@ -225,7 +253,13 @@ def load_network(
             port[:, c, p] = el_flow[special[f"port:{port_name}"]].sum(axis=0)
             if COMMODITIES[c] == "containers":
                 railsea[:, p] = el_flow[special[f"railsea:{port_name}"]].sum(axis=0)
-        group_flow += gm.T @ el_flow
+        river_port[:, c] = el_flow[special["river_port"]].sum(axis=0)
+        by_group = gm.T @ el_flow
+        group_flow[:-1] += by_group
+        if COMMODITIES[c] == "containers":
+            railriver = el_flow[special["railriver"]].sum(axis=0)
+            group_box += by_group
+    group_flow[-1] = railsea.sum(axis=1)
     # intrazonal freight: road only, inside the prefecture
     tonnes[:, :, 0] += intrazonal[..., 0].sum(axis=-1)
     tkm[:, :, 0] += intrazonal[..., 1].sum(axis=-1) / 1000.0
@@ -236,6 +270,9 @@ def load_network(
         "port": port,
         "railsea_teu": railsea * 1e6 / T_PER_TEU,
         "road_tkm_in": road_tkm_in,
+        "river_port": river_port,
+        "railriver_teu": railriver * 1e6 / T_PER_TEU,
+        "group_teu": group_box.T * 1e6 / T_PER_TEU,  # (M, G)
     }
     return Loading(group_flow, outputs)
 
@@ -251,18 +288,20 @@ def assign_year(
     year: int,
     *,
     max_iter: int = 40,
-    tol: float = 5e-3,
+    tol: float = MSA_TOLERANCE,
     start_penalty: np.ndarray | None = None,
+    service_mt: np.ndarray | None = None,
 ) -> tuple[Loading, float, np.ndarray]:
     """Capacity-restrained assignment of one year by MSA; returns the averaged loading, the gap and the penalties.
 
     max_iter 40: with 12, the plan scenario's years from 2047 on stopped at gaps of 0.05-0.12 (capacity saturates and
     MSA's 1/k steps are slow), which left late-year results sensitive to rounding and carried a poor start penalty
     into the next year; 40 reaches the 5e-3 gap in every year, and the whole run is faster (2.8 s instead of 7 s for
-    the central member) because converged penalties let the next years reuse their routes."""
-    capacity, scale = _capacity(data, graph, levers, year)
+    the central member) because converged penalties let the next years reuse their routes.
+    service_mt: (M,) capacity of the rail-sea container services, Mt (None: unrestrained)."""
     members = demand.shape[0]
-    start = np.zeros((len(graph.groups), members)) if start_penalty is None else start_penalty
+    capacity, scale = year_capacity(data, graph, levers, year, service_mt, members)
+    start = np.zeros((len(graph.groups) + 1, members)) if start_penalty is None else start_penalty
     # Routes within each chain are optimised once per year at the starting congestion (the previous year's, or the
     # calibrated base year's); MSA then equilibrates the chain shares, which are smooth in cost, so the gap shrinks
     # to zero instead of flip-flopping between all-or-nothing routes.
@@ -273,11 +312,42 @@ def assign_year(
         data.cache[key] = find_routes(graph, element_cost)
     routes: Routes = data.cache[key]  # type: ignore[assignment]
 
+    # The services carry a few Mt against hundreds at the ports: weighted up (flow and capacity alike, so the penalty
+    # is unchanged) their convergence counts in the MSA gap, which otherwise stops with rail-sea still oscillating.
+    weight = np.ones((len(capacity), 1))
+    weight[-1] = SERVICE_GAP_WEIGHT
+
     def load(penalty: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         out = load_network(graph, routes, demand, intrazonal, prices, penalty, choice)
-        return out.group_flow, out.outputs
+        return out.group_flow * weight, out.outputs
 
+    power = bpr_power(len(capacity))
     res = msa_assign(
-        load, capacity[:, None] * np.ones((1, members)), scale[:, None], max_iter=max_iter, tol=tol, start_penalty=start
+        load, capacity * weight, scale[:, None], beta=power, max_iter=max_iter, tol=tol, start_penalty=start
     )
-    return Loading(res.group_flow, res.outputs), res.gap, res.penalty
+    return Loading(res.group_flow / weight, res.outputs), res.gap, res.penalty
+
+
+def year_capacity(
+    data: FreightData,
+    graph: MultimodalGraph,
+    levers: FreightLevers,
+    year: int,
+    service_mt: np.ndarray | None,
+    members: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Capacity (G + 1, M) Mt/yr and cost scale (G + 1,) yuan/t: the graph's groups as built plus expansions, then the
+    rail-sea container services (inf = unrestrained)."""
+    capacity, scale = _capacity(data, graph, levers, year)
+    service = np.full(members, np.inf) if service_mt is None else np.broadcast_to(service_mt, (members,))
+    return (
+        np.vstack([np.repeat(capacity[:, None], members, axis=1), service[None, :]]),
+        np.r_[scale, SERVICE_SCALE_YUAN_T],
+    )
+
+
+def bpr_power(n_groups: int) -> np.ndarray:
+    """(G + 1, 1) BPR power of each capacity group: 4, and SERVICE_BPR_POWER for the rail-sea services (last)."""
+    power = np.full((n_groups, 1), 4.0)
+    power[-1] = SERVICE_BPR_POWER
+    return power

@@ -1,4 +1,4 @@
-"""Base-year (2020) calibration of the freight model: demand balancing and chain constants by fixed point."""
+"""Base-year (2020) calibration of the freight model: demand balancing and chain constants by one fixed point."""
 
 from __future__ import annotations
 
@@ -9,29 +9,76 @@ from typing import cast
 import numpy as np
 
 from networks.assign import congestion_penalty
-from transport.freight.assignment import THETA_PER_YUAN_T, Choice, assign_year, find_routes, load_network
+from networks.graph import MultimodalGraph
+from transport.freight.assignment import (
+    SERVICE_BPR_POWER,
+    SERVICE_HEADROOM,
+    Choice,
+    assign_year,
+    bpr_power,
+    find_routes,
+    load_network,
+    year_capacity,
+)
 from transport.freight.data import Calibration, FreightData
 from transport.freight.demand import GRAVITY_BETA_PER_YUAN, gravity_demand
-from transport.freight.names import BASE_YEAR, COMMODITIES, TARGET_NAMES
-from transport.freight.network import _capacity, _element_cost, year_graph, year_prices
+from transport.freight.names import BASE_YEAR, COMMODITIES, MODES, T_PER_TEU, TARGET_NAMES
+from transport.freight.network import _element_cost, year_graph, year_prices
 from transport.levers.freight import UNCERTAIN, FreightLevers
 
 log = logging.getLogger(__name__)
 CALIBRATION_ACCEPT = 0.01  # every base-year target within 1% after the capacity-restrained assignment
+# Relaxation of the fixed point: congestion penalties move this share of the way to those the flows imply, and the
+# rail log-km term this share of the log haul ratio; full steps oscillate.
+PENALTY_STEP = 0.3
+LOG_KM_STEP = 0.7
+# A constant moves at most this much per iteration: a member far from its target (a low logit scale starts with the
+# central constants) would otherwise overshoot into the steep congestion of the rail-sea services and oscillate.
+MAX_LOG_STEP = 0.5
+# indices into the measure vector (TARGET_NAMES, then Beibu Gulf port throughput by commodity)
+_T = {name: i for i, name in enumerate(TARGET_NAMES)}
+_CONSTANT_TARGETS = [_T[n] for n in ("rail_t", "rail_tkm", "inland_port_t", "inland_port_teu")]
+_CONSTANT_TARGETS.append(_T["railsea_teu"])
+WATER = MODES.index("inland_water")
+BOXES = COMMODITIES.index("containers")
 
 
 def _central_params(members: int = 1) -> dict[str, np.ndarray]:
     return {name: np.full(members, spec.default) for name, spec in UNCERTAIN.items()}
 
 
+def member_theta(data: FreightData, params: Mapping[str, np.ndarray], members: int) -> np.ndarray:
+    """(C, M) logit cost sensitivity: the commodity's fitted value (cost_sensitivity.csv) x the member's multiplier."""
+    scale = np.broadcast_to(np.asarray(params.get("freight_logit_scale", 1.0), dtype=float), (members,))
+    return data.theta_per_yuan_t()[:, None] * scale[None, :]
+
+
+def base_service_mt(data: FreightData) -> float:
+    """Rail-sea container services of 2020 (Mt of containers): the 2020 volume plus the planning headroom."""
+    return data.targets["railsea_teu"] * T_PER_TEU / 1e6 * (1.0 + SERVICE_HEADROOM)
+
+
 # --- calibration
 
 
-def _measures(out: Mapping[str, np.ndarray], data: FreightData) -> np.ndarray:
-    """(M, 7 + C) model values in target order, then port throughput by commodity."""
+def measures(
+    out: Mapping[str, np.ndarray], group_flow: np.ndarray, graph: MultimodalGraph, outside_mt: float
+) -> np.ndarray:
+    """(M, targets + C) model values in TARGET_NAMES order, then Beibu Gulf port throughput by commodity."""
     t, tkm = out["tonnes"].sum(axis=1), out["tkm"].sum(axis=1)
-    vals = [t[:, 0], tkm[:, 0], t[:, 1], tkm[:, 1], t[:, 2], tkm[:, 2], out["railsea_teu"].sum(axis=1)]
-    return np.column_stack([*vals, out["port"].sum(axis=2)])
+    lock = group_flow[graph.groups.index("Changzhou lock")]
+    vals = {
+        "road_t": t[:, 0],
+        "road_tkm": tkm[:, 0],
+        "rail_t": t[:, 1],
+        "rail_tkm": tkm[:, 1],
+        "changzhou_lock_t": lock,
+        "inland_port_t": out["river_port"].sum(axis=1),
+        "inland_port_teu": out["river_port"][:, BOXES] * 1e6 / T_PER_TEU,
+        "railsea_teu": out["railsea_teu"].sum(axis=1),
+        "inland_water_carrier_t": t[:, WATER] + outside_mt,
+    }
+    return np.column_stack([*(vals[n] for n in TARGET_NAMES), out["port"].sum(axis=2)])
 
 
 def _haul(model: np.ndarray, i: int) -> np.ndarray:
@@ -50,129 +97,135 @@ def calibrate_base_year(
     params: Mapping[str, np.ndarray],
     members: int,
     *,
+    start: Calibration | None = None,
     rounds: int = 4,
-    max_iter: int = 400,
+    max_iter: int = 600,
     tol: float = 2e-3,
     levers: FreightLevers | None = None,
 ) -> Calibration:
-    """Fit the demand balancing factors and the chain constants to the 2020 targets (fixed point, all members).
+    """Fit the demand balancing factors and the chain constants to the 2020 targets (one fixed point, all members).
+
+    Without `start` everything is fitted (the central calibration). With `start` the demand balancing and the
+    out-of-network carrier tonnes stay at its values and only the chain constants are refitted per member (members
+    whose logit scale differs, so that every member reproduces 2020).
 
     Each round fixes routes and congestion penalties from the previous MSA, iterates the updates below until every
-    target is within `tol`, then re-runs the base-year MSA. Updates (log space, per member where the parameter is):
+    fitted target is within `tol`, then re-runs the base-year MSA. Updates (log space, per member where the parameter
+    is one):
       land total  *= road_t target / model;          sea total_c *= port_t_c target / model;
-      beta        *= (road haul model / target)^1.5; ASC_rail, ASC_water += ln(t target / model);
-      log-km rail, log-km water += ln(haul target / model);  ASC_railsea += ln(TEU target / model).
+      beta        *= (road haul model / target)^1.5; intrazonal weight *= (road haul model / target)^2;
+      ASC_rail += ln(rail_t target / model);          log-km rail += 0.7 ln(rail haul target / model);
+      ASC_water += ln(inland-port t target / model);
+      Xijiang corridor demand *= (Changzhou lock t target / model)^1.5 (Guangdong's building-materials trade);
+      ASC_water containers += ln(inland-port TEU target / model);  ASC_railsea += ln(rail-sea TEU target / model);
+      out-of-network carrier tonnes = carrier statistics - modelled inland-water shipments.
     """
     levers = levers or FreightLevers()
+    fit_demand = start is None
     graph = year_graph(data, levers, BASE_YEAR)
     prices = year_prices(data, levers, params, BASE_YEAR, members)
-    zero_pen = np.zeros((len(graph.groups), members))
-    free_routes = find_routes(graph, _element_cost(graph, prices, zero_pen))
-    base_cost = np.einsum("cokA,cA->cok", free_routes.path_attrs, prices.coef[0])
-    base_cost = np.where(free_routes.feasible, base_cost, np.inf).min(axis=2)  # (C, OD)
-    z = len(graph.zones)
-    best = base_cost.reshape(len(COMMODITIES), z, z)
+    zero_pen = np.zeros((len(graph.groups) + 1, members))
+    routes = find_routes(graph, _element_cost(graph, prices, zero_pen))
+    if start is None:
+        base_cost = np.einsum("cokA,cA->cok", routes.path_attrs, prices.coef[0])
+        base_cost = np.where(routes.feasible, base_cost, np.inf).min(axis=2)  # (C, OD)
+        z = len(graph.zones)
+        best = base_cost.reshape(len(COMMODITIES), z, z)
+        data.cache["base_best_cost"] = best
+    else:
+        best = cast(np.ndarray, data.cache["base_best_cost"])
     target = _target_vector(data)
-    land_total = target[0] * 0.75  # start: road tonnes minus drayage of intermodal chains
-    beta = GRAVITY_BETA_PER_YUAN
-    intra_factor = 1.0
-    sea_total = target[7:].copy()
-    theta = THETA_PER_YUAN_T * np.asarray(params["freight_logit_scale"], dtype=float)
-    asc = np.zeros((members, 5))
-    asc[:, 2] = -1.0
-    penalty = zero_pen
-    routes = free_routes
+    land_total = target[0] * 0.75 if start is None else start.land_total_mt  # road tonnes less intermodal drayage
+    beta = GRAVITY_BETA_PER_YUAN if start is None else start.beta_per_yuan
+    intra_factor = 1.0 if start is None else start.intra_factor
+    sea_total = target[len(TARGET_NAMES) :].copy() if start is None else start.sea_total_mt.copy()
+    outside = 0.0 if start is None else start.carrier_outside_mt
+    corridor = 1.0 if start is None else start.corridor_factor
+    if start is None:
+        asc = np.zeros((members, 6))
+        asc[:, 2] = -1.0
+    else:
+        asc = np.repeat(start.asc[:1], members, axis=0)
+    fitted = list(range(len(target))) if fit_demand else _CONSTANT_TARGETS
+    theta = member_theta(data, params, members)
+    service = np.full(members, base_service_mt(data))
+    capacity, scale = year_capacity(data, graph, levers, BASE_YEAR, service, members)
+    power = bpr_power(len(capacity))
+    volume = np.full(members, target[_T["railsea_teu"]] * T_PER_TEU / 1e6)
+    service_penalty = congestion_penalty(volume, service, scale[-1], beta=SERVICE_BPR_POWER)
+    penalty = zero_pen if start is None else np.repeat(start.penalty[:, :1], members, axis=1)
     it_total = 0
     gap = 0.0
-    capacity, scale = _capacity(data, graph, levers, BASE_YEAR)
+
+    def demand_now() -> tuple[np.ndarray, np.ndarray]:
+        demand, intra = gravity_demand(data, best, land_total, beta, sea_total, intra_factor, corridor)
+        return np.broadcast_to(demand, (members, *demand.shape)), np.broadcast_to(intra, (members, *intra.shape))
+
+    dm, im = demand_now()
     for _ in range(rounds):
         for _ in range(max_iter):
             it_total += 1
-            demand, intra = gravity_demand(data, best, land_total, beta, sea_total, intra_factor)
-            dm = np.broadcast_to(demand, (members, *demand.shape))
-            im = np.broadcast_to(intra, (members, *intra.shape))
+            if fit_demand:
+                dm, im = demand_now()
             loaded = load_network(graph, routes, dm, im, prices, penalty, Choice(theta, asc))
-            model = _measures(loaded.outputs, data)
+            if fit_demand:
+                water_t = float(np.mean(loaded.outputs["tonnes"][:, :, WATER].sum(axis=1)))
+                outside = max(target[_T["inland_water_carrier_t"]] - water_t, 0.0)
+            model = measures(loaded.outputs, loaded.group_flow, graph, outside)
             ratio = target[None, :] / np.maximum(model, 1e-12)
             # joint fixed point: the congestion penalties relax towards those the current flows imply
-            implied = congestion_penalty(loaded.group_flow, capacity[:, None], scale[:, None])
+            implied = congestion_penalty(loaded.group_flow, capacity, scale[:, None], beta=power)
+            # the services are sized to the 2020 volume (the target), so their penalty is that of the target, not of
+            # the iterate: fed back, the steep service cost and the rail-sea constant chase each other
+            implied[-1] = service_penalty
             moved = float(np.max(np.abs(implied - penalty), initial=0.0))
-            penalty = penalty + 0.3 * (implied - penalty)
-            if np.all(np.abs(ratio - 1.0) < tol) and moved < 0.05:
+            penalty = penalty + PENALTY_STEP * (implied - penalty)
+            if np.all(np.abs(ratio[:, fitted] - 1.0) < tol) and moved < 0.05:
                 break
-            land_total *= float(np.mean(ratio[:, 0]))
-            sea_total *= np.mean(ratio[:, 7:], axis=0)
-            road_haul = float(np.mean(_haul(model, 0) / _haul(target, 0)))
-            intra_factor = float(np.clip(intra_factor * road_haul**2.0, 0.05, 20.0))
-            beta *= road_haul**1.5
-            asc[:, 0] += np.log(ratio[:, 2])
-            asc[:, 1] += np.log(ratio[:, 4])
-            asc[:, 3] += 0.7 * np.log(_haul(target, 2) / _haul(model, 2))
-            asc[:, 4] += 0.7 * np.log(_haul(target, 4) / _haul(model, 4))
-            asc[:, 2] += np.log(ratio[:, 6])
-        demand, intra = gravity_demand(data, best, land_total, beta, sea_total, intra_factor)
-        dm = np.broadcast_to(demand, (members, *demand.shape))
-        im = np.broadcast_to(intra, (members, *intra.shape))
+            if fit_demand:
+                land_total *= float(np.mean(ratio[:, _T["road_t"]]))
+                sea_total *= np.mean(ratio[:, len(TARGET_NAMES) :], axis=0)
+                road_haul = float(np.mean(_haul(model, _T["road_t"]) / _haul(target, _T["road_t"])))
+                intra_factor = float(np.clip(intra_factor * road_haul**2.0, 0.05, 20.0))
+                beta *= road_haul**1.5
+                corridor = float(np.clip(corridor * np.mean(ratio[:, _T["changzhou_lock_t"]]) ** 1.5, 0.05, 50.0))
+            step = np.clip(np.log(ratio), -MAX_LOG_STEP, MAX_LOG_STEP)
+            asc[:, 0] += step[:, _T["rail_t"]]
+            asc[:, 1] += step[:, _T["inland_port_t"]]
+            asc[:, 2] += step[:, _T["railsea_teu"]]
+            haul = np.log(_haul(target, _T["rail_t"]) / _haul(model, _T["rail_t"]))
+            asc[:, 3] += LOG_KM_STEP * np.clip(haul, -MAX_LOG_STEP, MAX_LOG_STEP)
+            asc[:, 5] += step[:, _T["inland_port_teu"]]
         loading, gap, new_penalty = assign_year(
-            data, levers, graph, prices, dm, im, Choice(theta, asc), BASE_YEAR, max_iter=20, start_penalty=penalty
+            data,
+            levers,
+            graph,
+            prices,
+            dm,
+            im,
+            Choice(theta, asc),
+            BASE_YEAR,
+            max_iter=20,
+            start_penalty=penalty,
+            service_mt=service,
         )
-        model = _measures(loading.outputs, data)
-        if np.all(np.abs(model / target[None, :] - 1.0) < CALIBRATION_ACCEPT):
+        model = measures(loading.outputs, loading.group_flow, graph, outside)
+        if np.all(np.abs(model[:, fitted] / target[None, fitted] - 1.0) < CALIBRATION_ACCEPT):
             break
         penalty = new_penalty
         routes = find_routes(graph, _element_cost(graph, prices, penalty))
-    model = _measures(loading.outputs, data)
     names = [*TARGET_NAMES, *[f"port_t_{c}" for c in COMMODITIES]]
     residuals = {n: float(np.mean(model[:, i]) / target[i] - 1.0) for i, n in enumerate(names)}
-    data.cache["base_best_cost"] = best
     log.info(
-        "freight 2020 calibration: %d fixed-point iterations, MSA gap %.1e, residuals (model/target - 1) %s",
+        "freight 2020 calibration (%s): %d fixed-point iterations, MSA gap %.1e, residuals (model/target - 1) %s",
+        "all" if fit_demand else "constants",
         it_total,
         gap,
         ", ".join(f"{n} {r:+.2%}" for n, r in residuals.items()),
     )
-    return Calibration(land_total, beta, intra_factor, sea_total, asc, residuals, it_total, gap)
-
-
-def _refit_constants(data: FreightData, params: Mapping[str, np.ndarray], members: int, cal: Calibration) -> np.ndarray:
-    """Per-member constants at the member's logit scale, demand balancing fixed at the central calibration."""
-    levers = FreightLevers()
-    graph = year_graph(data, levers, BASE_YEAR)
-    prices = year_prices(data, levers, params, BASE_YEAR, members)
-    best = cast(np.ndarray, data.cache["base_best_cost"])
-    demand, intra = gravity_demand(data, best, cal.land_total_mt, cal.beta_per_yuan, cal.sea_total_mt, cal.intra_factor)
-    dm = np.broadcast_to(demand, (members, *demand.shape))
-    im = np.broadcast_to(intra, (members, *intra.shape))
-    theta = THETA_PER_YUAN_T * np.asarray(params["freight_logit_scale"], dtype=float)
-    asc = np.repeat(cal.asc, members, axis=0)
-    penalty = np.zeros((len(graph.groups), members))
-    routes = find_routes(graph, _element_cost(graph, prices, penalty))
-    capacity, scale = _capacity(data, graph, levers, BASE_YEAR)
-    target = _target_vector(data)
-    for _ in range(3):
-        for _ in range(600):
-            loaded = load_network(graph, routes, dm, im, prices, penalty, Choice(theta, asc))
-            model = _measures(loaded.outputs, data)
-            ratio = target[None, :] / np.maximum(model, 1e-12)
-            implied = congestion_penalty(loaded.group_flow, capacity[:, None], scale[:, None])
-            moved = float(np.max(np.abs(implied - penalty), initial=0.0))
-            penalty = penalty + 0.3 * (implied - penalty)
-            if np.all(np.abs(ratio[:, 2:7] - 1.0) < 2e-3) and moved < 0.05:
-                break
-            asc[:, 0] += np.log(ratio[:, 2])
-            asc[:, 1] += np.log(ratio[:, 4])
-            asc[:, 3] += 0.7 * np.log(_haul(target, 2) / _haul(model, 2))
-            asc[:, 4] += 0.7 * np.log(_haul(target, 4) / _haul(model, 4))
-            asc[:, 2] += np.log(ratio[:, 6])
-        loading, _, new_penalty = assign_year(
-            data, levers, graph, prices, dm, im, Choice(theta, asc), BASE_YEAR, max_iter=20, start_penalty=penalty
-        )
-        model = _measures(loading.outputs, data)
-        if np.all(np.abs(model[:, 2:7] / target[None, 2:7] - 1.0) < CALIBRATION_ACCEPT):
-            break
-        penalty = new_penalty
-        routes = find_routes(graph, _element_cost(graph, prices, penalty))
-    return asc
+    return Calibration(
+        land_total, beta, intra_factor, sea_total, corridor, asc, outside, residuals, it_total, gap, new_penalty
+    )
 
 
 def calibrate_freight(data: FreightData) -> FreightData:

@@ -11,7 +11,7 @@ import polars as pl
 
 from networks.osm import load_osm_layers, write_osm_xml
 from transport.errors import DatasetError
-from transport.freight.names import COMMODITIES, LAYER_SET, TARGET_NAMES, TRUCK_CLASSES, TRUNK_OSM
+from transport.freight.names import CAPACITY_KINDS, COMMODITIES, LAYER_SET, TARGET_NAMES, TRUCK_CLASSES, TRUNK_OSM
 from transport.tables import Column, TableSpec, read_table
 
 _ZONES = TableSpec(
@@ -79,6 +79,7 @@ _COMMODITIES = TableSpec(
         Column("gdp_elasticity", "float", "1", min=-2, max=3),
         Column("gdp_elasticity_2020", "float", "1", min=-2, max=6),
         Column("elasticity_half_life_yr", "float", "yr", min=0.5, max=100),
+        Column("cost_group", "str", allowed=frozenset({"containers", "bulk"})),
     ),
     key=("commodity",),
     shares=("land_share", ()),
@@ -110,10 +111,41 @@ _CAPACITY = TableSpec(
         Column("group", "str"),
         Column("match", "str"),
         Column("kind", "str", allowed=frozenset({"link", "terminal"})),
+        Column("element", "str", allowed=frozenset(CAPACITY_KINDS) - {"service"}),
         Column("capacity_mt_2020", "float", "Mt/yr", min=0.001),
         Column("cost_scale_yuan_t", "float", "yuan/t", min=0),
     ),
     key=("group",),
+)
+_COST_SENSITIVITY = TableSpec(
+    "cost_sensitivity",
+    (
+        Column("cost_group", "str", allowed=frozenset({"containers", "bulk"})),
+        Column("theta_per_yuan_t", "float", "1/(yuan/t)", min=1e-4, max=1.0),
+        Column("low", "float", "1/(yuan/t)", min=1e-4, max=1.0),
+        Column("high", "float", "1/(yuan/t)", min=1e-4, max=1.0),
+        Column("basis", "str"),
+    ),
+    key=("cost_group",),
+)
+_CAPACITY_BUILT = TableSpec(
+    "capacity_built",
+    (
+        Column("group", "str"),
+        Column("year", "int", min=2020, max=2100),
+        Column("capacity_mt", "float", "Mt/yr", min=0.001),
+    ),
+    key=("group", "year"),
+)
+_RAILSEA_RECORD = TableSpec(
+    "railsea_record",
+    (
+        Column("year", "int", min=2000, max=2100),
+        Column("trains", "float", "trains/yr", min=0),
+        Column("teu_per_train", "float", "TEU/train", min=1, max=200),
+        Column("source", "str"),
+    ),
+    key=("year",),
 )
 _TARGETS = TableSpec(
     "targets", (Column("target", "str"), Column("value", min=0), Column("unit", "str")), key=("target",)
@@ -140,10 +172,15 @@ class Calibration:
     beta_per_yuan: float
     intra_factor: float
     sea_total_mt: np.ndarray  # (C,)
-    asc: np.ndarray  # (M, n_params): rail, water, railsea, log-km rail, log-km water
+    corridor_factor: float  # Xijiang corridor demand (transport.freight.demand.CORRIDOR_*), fitted to the lock
+    asc: np.ndarray  # (M, 6): rail, water, railsea, log-km rail, log-km water, water containers
+    # Guangxi carriers' inland-water tonnes that never touch the modelled network (their ships working the Pearl River
+    # Delta and other provinces' waters): carrier statistics (R14) less the modelled shipments, 2020, Mt
+    carrier_outside_mt: float
     residuals: dict[str, float]
     iterations: int
     msa_gap: float
+    penalty: np.ndarray  # (G + 1, M) base-year congestion penalties, yuan/t: where 2020 starts (same routes)
 
 
 @dataclass
@@ -158,6 +195,9 @@ class FreightData:
     zone_commodity: pl.DataFrame
     modes: pl.DataFrame
     capacity: pl.DataFrame
+    capacity_built: pl.DataFrame
+    railsea_record: pl.DataFrame
+    cost_sensitivity: pl.DataFrame
     targets: dict[str, float]
     gdp: pl.DataFrame
     trucks: pl.DataFrame
@@ -165,6 +205,13 @@ class FreightData:
     links: pl.DataFrame
     calibration: Calibration | None = None
     cache: dict[str, object] = field(default_factory=dict)
+
+    def theta_per_yuan_t(self) -> np.ndarray:
+        """(C,) logit cost sensitivity of each commodity (its cost group's fitted value), per yuan/t."""
+        by_group = dict(
+            zip(self.cost_sensitivity["cost_group"], self.cost_sensitivity["theta_per_yuan_t"], strict=True)
+        )
+        return np.array([by_group[g] for g in self.commodities["cost_group"].to_list()], dtype=float)
 
     def __getstate__(self) -> dict[str, object]:
         # Graphs and routes are rebuilt on demand and keyed by id(): worthless in another process, and hundreds of
@@ -221,6 +268,16 @@ def load_freight_data(folder: Path) -> FreightData:
     zone_commodity = read_table(base / "zone_commodity.csv", _ZONE_COMMODITY, allowed={"zone": zones["zone"].to_list()})
     modes = read_table(base / "modes.csv", _MODES)
     capacity = read_table(base / "capacity.csv", _CAPACITY)
+    capacity_built = read_table(
+        base / "capacity_built.csv", _CAPACITY_BUILT, allowed={"group": capacity["group"].to_list()}
+    )
+    railsea_record = read_table(base / "railsea_record.csv", _RAILSEA_RECORD)
+    cost_sensitivity = read_table(base / "cost_sensitivity.csv", _COST_SENSITIVITY)
+    missing = {"containers", "bulk"} - set(cost_sensitivity["cost_group"].to_list())
+    if missing:
+        raise DatasetError(
+            base / "cost_sensitivity.csv", "cost_group", sorted(missing), "a row for containers and bulk"
+        )
     targets_df = read_table(base / "targets.csv", _TARGETS, allowed={"target": TARGET_NAMES})
     targets = dict(zip(targets_df["target"].to_list(), targets_df["value"].to_list(), strict=True))
     for name in TARGET_NAMES:
@@ -240,6 +297,21 @@ def load_freight_data(folder: Path) -> FreightData:
             osm, "osm", str(exc).splitlines()[0] if str(exc) else type(exc).__name__, "OSM XML 0.6 nodes and ways"
         ) from None
     data = FreightData(
-        base, places, zones, terminals, commodities, zone_commodity, modes, capacity, targets, gdp, trucks, nodes, links
+        base,
+        places,
+        zones,
+        terminals,
+        commodities,
+        zone_commodity,
+        modes,
+        capacity,
+        capacity_built,
+        railsea_record,
+        cost_sensitivity,
+        targets,
+        gdp,
+        trucks,
+        nodes,
+        links,
     )
     return data

@@ -10,13 +10,17 @@ from transport.levers.base import year_path
 
 # Gravity deterrence per yuan/t of least generalized cost (assumption; with beta_factor per commodity; README).
 GRAVITY_BETA_PER_YUAN = 0.008
+# The Xijiang corridor: Guangdong (the Pearl River Delta) buys Guangxi's building materials (sand, stone, cement) by
+# river; the calibration scales Guangdong's production and attraction of this commodity to the Changzhou lock tonnes.
+CORRIDOR_ZONE = "Guangdong"
+CORRIDOR_COMMODITY = "minerals_building"
 
 
 # --- demand
 
 
-def _masses(data: FreightData) -> tuple[np.ndarray, np.ndarray]:
-    """Production and attraction masses (C, Z)."""
+def _masses(data: FreightData, corridor_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Production and attraction masses (C, Z); corridor_factor scales the Xijiang corridor's (CORRIDOR_*)."""
     zones = data.zones["zone"].to_list()
     mass = data.zones["mass_bn_yuan"].to_numpy()
     prod = np.tile(mass, (len(COMMODITIES), 1)).astype(float)
@@ -25,6 +29,9 @@ def _masses(data: FreightData) -> tuple[np.ndarray, np.ndarray]:
         c, z = COMMODITIES.index(r["commodity"]), zones.index(r["zone"])
         prod[c, z] *= r["production_factor"]
         attr[c, z] *= r["attraction_factor"]
+    c, z = COMMODITIES.index(CORRIDOR_COMMODITY), zones.index(CORRIDOR_ZONE)
+    prod[c, z] *= corridor_factor
+    attr[c, z] *= corridor_factor
     return prod, attr
 
 
@@ -53,13 +60,14 @@ def gravity_demand(
     beta_per_yuan: float,
     sea_total_mt: np.ndarray,
     intra_factor: float = 1.0,
+    corridor_factor: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Base-year OD tonnes (C, Z*Z) and intrazonal (C, Z, 2: Mt, Mt km) by a doubly-weighted gravity model.
 
     T_cod = P_co A_cd exp(-beta b_c GC_cod), scaled per segment: land ODs + intrazonal to land_share_c x land total,
     sea ODs to the commodity's sea total. best_cost (C, Z, Z): least base-year generalized cost over chains (yuan/t).
     """
-    prod, attr = _masses(data)
+    prod, attr = _masses(data, corridor_factor)
     land, sea_od, intra = od_segments(data)
     z = len(data.zones)
     b = data.commodities["beta_factor"].to_numpy()

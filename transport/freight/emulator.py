@@ -38,7 +38,19 @@ from transport.result_tables import ANALYSIS_COLUMNS
 DESIGN_POINTS = 32  # Sobol points (a power of two); 4 parameters, outputs smooth: see the validation table
 VALIDATION_POINTS = 8
 DESIGN_SEED = 20201231  # fixed: the design depends only on the ensemble's parameter box, not on the run's seed
-ARRAYS = ("tonnes_mt", "tkm_bn", "railsea_teu", "port_mt", "road_tkm_in_bn")
+ARRAYS = (
+    "tonnes_mt",
+    "tkm_bn",
+    "railsea_teu",
+    "port_mt",
+    "road_tkm_in_bn",
+    "river_port_mt",
+    "railriver_teu",
+    "carrier_mt",
+    "capacity_flow_mt",
+    "capacity_teu",
+    "capacity_mt",
+)
 VALIDATION_COLUMNS = pl.Schema(ANALYSIS_COLUMNS["freight_emulator"])
 
 

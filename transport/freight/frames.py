@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from transport.freight.names import COMMODITIES, MODES, PORTS
+from transport.freight.names import COMMODITIES, MODES, PORTS, SERVICE_GROUP
+from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 from transport.tables import label_series
+
+log = logging.getLogger(__name__)
+MSA_TOLERANCE = 5e-3  # relative gap each year's assignment aims at (transport.freight.assignment.assign_year)
+RESIDUAL_TOLERANCE = 0.05  # base-year calibration residual accepted in sample (|model / published - 1|)
 
 
 @dataclass
@@ -20,6 +27,11 @@ class FreightResult:
     truck_vkt_bn: dict[str, np.ndarray]
     msa_gap: np.ndarray  # (years,) relative gap at the end of each year's MSA
     port_mt: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years, C) Beibu Gulf throughput
+    river_port_mt: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years, C) Guangxi inland ports, Mt
+    railriver_teu: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years) rail <-> river containers
+    carrier_mt: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years) inland water, carrier statistics
+    railsea_trains: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years) TEU / TEU per train (data)
+    capacity_flows: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RESULT_COLUMNS["capacity_flows"]))
 
 
 def _freight_frame(tonnes: np.ndarray, tkm: np.ndarray, years: np.ndarray) -> pl.DataFrame:
@@ -48,3 +60,46 @@ def _railsea_frame(teu: np.ndarray, years: np.ndarray) -> pl.DataFrame:
             "teu": teu.reshape(-1),
         }
     )
+
+
+def capacity_frame(
+    capacity: pl.DataFrame,
+    groups: tuple[str, ...],
+    flow_mt: np.ndarray,
+    teu: np.ndarray,
+    capacity_mt: np.ndarray,
+    years: np.ndarray,
+) -> pl.DataFrame:
+    """Table capacity_flows: tonnes, TEU and capacity of every capacity element per member and year."""
+    kind_of = dict(zip(capacity["group"], capacity["element"], strict=True)) | {SERVICE_GROUP: "service"}
+    m, y, g = flow_mt.shape
+    grid = np.indices((m, y, g)).reshape(3, -1)
+    return pl.DataFrame(
+        {
+            "member": grid[0].astype(np.int32),
+            "year": years[grid[1]].astype(np.int32),
+            "element": label_series("element", list(groups), grid[2]),
+            "kind": label_series("kind", [kind_of[n] for n in groups], grid[2]),
+            "tonnes_mt": flow_mt.reshape(-1),
+            "teu": teu.reshape(-1),
+            "capacity_mt": capacity_mt.reshape(-1),
+        }
+    ).cast(pl.Schema(RESULT_COLUMNS["capacity_flows"]))
+
+
+def diagnostics_frame(
+    msa_gap: np.ndarray, years: np.ndarray, residuals: Mapping[str, float], base_year: int
+) -> pl.DataFrame:
+    """Table diagnostics: each year's MSA gap and the base-year calibration residuals against their tolerances; a
+    warning (logging) for every year whose gap misses its tolerance and every residual outside its own."""
+    rows = []
+    for year, gap in zip(np.asarray(years, dtype=int), np.asarray(msa_gap, dtype=float), strict=True):
+        rows.append((int(year), "msa_gap", "freight assignment", float(gap), MSA_TOLERANCE, bool(gap <= MSA_TOLERANCE)))
+        if gap > MSA_TOLERANCE:
+            log.warning("freight %d: MSA gap %.2e misses its tolerance %.0e", year, gap, MSA_TOLERANCE)
+    for name, value in residuals.items():
+        within = abs(value) <= RESIDUAL_TOLERANCE
+        rows.append((base_year, "calibration_residual", name, float(value), RESIDUAL_TOLERANCE, within))
+        if not within:
+            log.warning("freight %d calibration: %s off by %+.1f %%", base_year, name, 100 * value)
+    return pl.DataFrame(rows, schema=ANALYSIS_COLUMNS["diagnostics"], orient="row")

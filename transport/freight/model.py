@@ -9,12 +9,12 @@ from typing import cast
 
 import numpy as np
 
-from transport.freight.assignment import THETA_PER_YUAN_T, Choice, assign_year
-from transport.freight.calibration import _central_params, _refit_constants, calibrate_base_year
+from transport.freight.assignment import SERVICE_GROWTH_MAX, SERVICE_HEADROOM, Choice, assign_year, year_capacity
+from transport.freight.calibration import _central_params, base_service_mt, calibrate_base_year, member_theta
 from transport.freight.data import FreightData
 from transport.freight.demand import demand_growth, gdp_index, gravity_demand
-from transport.freight.frames import FreightResult, _freight_frame, _railsea_frame
-from transport.freight.names import COMMODITIES, MODES, PORTS
+from transport.freight.frames import FreightResult, _freight_frame, _railsea_frame, capacity_frame
+from transport.freight.names import COMMODITIES, MODES, PORTS, SERVICE_GROUP, T_PER_TEU
 from transport.freight.network import year_graph, year_prices
 from transport.levers.base import year_path
 from transport.levers.freight import UNCERTAIN, FreightLevers
@@ -31,6 +31,12 @@ class FreightArrays:
     railsea_teu: np.ndarray  # (M, Y, ports)
     port_mt: np.ndarray  # (M, Y, C) Beibu Gulf throughput
     road_tkm_in_bn: np.ndarray  # (M, Y) road tkm inside Guangxi (what the province's trucks drive)
+    river_port_mt: np.ndarray  # (M, Y, C) throughput of Guangxi's inland ports (each loading and unloading)
+    railriver_teu: np.ndarray  # (M, Y) containers moved rail <-> river at Guangxi's inland ports
+    carrier_mt: np.ndarray  # (M, Y) inland-water tonnes on the carrier-statistics definition
+    capacity_flow_mt: np.ndarray  # (M, Y, G) tonnes through each capacity element (capacity_groups order)
+    capacity_teu: np.ndarray  # (M, Y, G) containers through each capacity element
+    capacity_mt: np.ndarray  # (M, Y, G) capacity of each element in the year (services: after the ramp-up)
     msa_gap: np.ndarray  # (Y,)
 
 
@@ -50,7 +56,44 @@ def freight_result(data: FreightData, levers: FreightLevers, arrays: FreightArra
         truck_vkt_bn=truck_vkt(data, levers, arrays.road_tkm_in_bn, years),
         msa_gap=arrays.msa_gap,
         port_mt=arrays.port_mt,
+        river_port_mt=arrays.river_port_mt,
+        railriver_teu=arrays.railriver_teu,
+        carrier_mt=arrays.carrier_mt,
+        railsea_trains=arrays.railsea_teu.sum(axis=2) / teu_per_train(data, years)[None, :],
+        capacity_flows=capacity_frame(
+            data.capacity,
+            capacity_groups(data),
+            arrays.capacity_flow_mt,
+            arrays.capacity_teu,
+            arrays.capacity_mt,
+            years,
+        ),
     )
+
+
+def teu_per_train(data: FreightData, years: np.ndarray) -> np.ndarray:
+    """Containers per rail-sea train by year (railsea_record.csv, interpolated, held beyond its years)."""
+    record = data.railsea_record.sort("year")
+    return np.interp(years, record["year"].to_numpy(), record["teu_per_train"].to_numpy())
+
+
+def capacity_groups(data: FreightData) -> tuple[str, ...]:
+    """Every capacity element of the dataset (capacity.csv) and the rail-sea container services, in table order."""
+    return (*data.capacity["group"].to_list(), SERVICE_GROUP)
+
+
+def next_services(
+    service_mt: np.ndarray, railsea_mt: np.ndarray, market_growth: np.ndarray, years_on: int
+) -> np.ndarray:
+    """Rail-sea container services (Mt, per member) `years_on` years later: operators plan this year's volume grown
+    with the container market (market_growth: demand ratio over those years) plus the planning headroom, never fewer
+    services than now and never more than SERVICE_GROWTH_MAX a year above them (the ramp-up)."""
+    planned = railsea_mt * market_growth * (1.0 + SERVICE_HEADROOM)
+    cap = service_mt * (1.0 + SERVICE_GROWTH_MAX) ** years_on
+    # a smooth minimum (p-norm, p = 8: within 1 % of the plain minimum once the two differ by a third) so that outputs
+    # stay smooth in the members' parameters (the ensemble emulator interpolates them)
+    reachable = planned * cap / (planned**8 + cap**8) ** (1.0 / 8.0)
+    return np.maximum(reachable, service_mt)
 
 
 def freight_arrays(
@@ -61,50 +104,78 @@ def freight_arrays(
     params = {
         k: np.broadcast_to(np.asarray(params.get(k, v.default), dtype=float), (members,)) for k, v in UNCERTAIN.items()
     }
-    if data.calibration is None:
+    if data.calibration is None or "base_best_cost" not in data.cache:
         data.calibration = calibrate_base_year(data, _central_params(), 1)
     cal = data.calibration
     # members differ in logit scale: refit their constants so every member reproduces 2020 (base-year demand shared)
     if np.allclose(params["freight_logit_scale"], 1.0) and cal.asc.shape[0] == 1:
         asc = np.repeat(cal.asc, members, axis=0)
+        base_penalty = np.repeat(cal.penalty, members, axis=1)
     else:
-        asc = _refit_constants(data, params, members, cal)
-    theta = THETA_PER_YUAN_T * params["freight_logit_scale"]
-    choice = Choice(theta, asc)
-    if "base_best_cost" not in data.cache:
-        data.calibration = cal = calibrate_base_year(data, _central_params(), 1)
+        refit = calibrate_base_year(data, params, members, start=cal)
+        asc, base_penalty = refit.asc, refit.penalty
+    choice = Choice(member_theta(data, params, members), asc)
     best = cast(np.ndarray, data.cache["base_best_cost"])  # (C, Z, Z) yuan/t, set by the calibration
     demand0, intra0 = gravity_demand(
-        data, best, cal.land_total_mt, cal.beta_per_yuan, cal.sea_total_mt, cal.intra_factor
+        data, best, cal.land_total_mt, cal.beta_per_yuan, cal.sea_total_mt, cal.intra_factor, cal.corridor_factor
     )
-    gdp = gdp_index(data, years, params["freight_gdp_growth_shift"])  # (M, Y)
-    growth_by_year = demand_growth(data, years, gdp, params["freight_gdp_elasticity_factor"])  # (M, Y, C)
+    # growth compounds year by year, so it is computed on every year from the first and picked (a run may skip years)
+    every_year = np.arange(years[0], years[-1] + 1)
+    gdp = gdp_index(data, every_year, params["freight_gdp_growth_shift"])  # (M, all years)
+    growth_every = demand_growth(data, every_year, gdp, params["freight_gdp_elasticity_factor"])
+    growth_by_year = growth_every[:, years - years[0]]  # (M, Y, C)
     n_y = len(years)
+    groups = capacity_groups(data)
     tonnes = np.zeros((members, n_y, len(COMMODITIES), len(MODES)))
     tkm = np.zeros_like(tonnes)
     railsea = np.zeros((members, n_y, len(PORTS)))
     port = np.zeros((members, n_y, len(COMMODITIES)))
+    river_port = np.zeros((members, n_y, len(COMMODITIES)))
+    railriver = np.zeros((members, n_y))
     road_in = np.zeros((members, n_y))
+    flow_mt = np.zeros((members, n_y, len(groups)))
+    flow_teu = np.zeros_like(flow_mt)
+    capacity_mt = np.zeros_like(flow_mt)
     gaps = np.zeros(n_y)
-    penalty = None
+    penalty: np.ndarray | None = base_penalty
+    service = np.full(members, base_service_mt(data))
     for yi, year in enumerate(years):
         graph = year_graph(data, levers, int(year))
         prices = year_prices(data, levers, params, int(year), members)
         growth = growth_by_year[:, yi]  # (M, C)
         demand = demand0[None] * growth[:, :, None]
         intra = intra0[None] * growth[:, :, None, None]
-        if penalty is not None and penalty.shape[0] != len(graph.groups):
+        if penalty is not None and penalty.shape[0] != len(graph.groups) + 1:
             penalty = None
         loading, gaps[yi], penalty = assign_year(
-            data, levers, graph, prices, demand, intra, choice, int(year), start_penalty=penalty
+            data, levers, graph, prices, demand, intra, choice, int(year), start_penalty=penalty, service_mt=service
         )
         log.debug("freight %d: MSA gap %.1e", year, gaps[yi])
-        tonnes[:, yi] = loading.outputs["tonnes"]
-        tkm[:, yi] = loading.outputs["tkm"]
-        railsea[:, yi] = loading.outputs["railsea_teu"]
-        road_in[:, yi] = loading.outputs["road_tkm_in"].sum(axis=1)
-        port[:, yi] = loading.outputs["port"].sum(axis=2)
-    return FreightArrays(tonnes, tkm, railsea, port, road_in, gaps)
+        out = loading.outputs
+        tonnes[:, yi] = out["tonnes"]
+        tkm[:, yi] = out["tkm"]
+        railsea[:, yi] = out["railsea_teu"]
+        road_in[:, yi] = out["road_tkm_in"].sum(axis=1)
+        port[:, yi] = out["port"].sum(axis=2)
+        river_port[:, yi] = out["river_port"]
+        railriver[:, yi] = out["railriver_teu"]
+        cap, _ = year_capacity(data, graph, levers, int(year), service, members)
+        for g, name in enumerate((*graph.groups, SERVICE_GROUP)):
+            k = groups.index(name)
+            flow_mt[:, yi, k] = loading.group_flow[g]
+            capacity_mt[:, yi, k] = cap[g]
+            flow_teu[:, yi, k] = out["group_teu"][:, g] if g < len(graph.groups) else out["railsea_teu"].sum(axis=1)
+        if yi + 1 < n_y:
+            boxes = COMMODITIES.index("containers")
+            market = growth_by_year[:, yi + 1, boxes] / growth_by_year[:, yi, boxes]
+            railsea_mt = out["railsea_teu"].sum(axis=1) * T_PER_TEU / 1e6
+            service = next_services(service, railsea_mt, market, int(years[yi + 1] - year))
+    water = tonnes[..., MODES.index("inland_water")].sum(axis=2)
+    # out-of-network carrier tonnes (Guangxi ships working other waters) keep their 2020 ratio to the modelled ones
+    carrier = water * (1.0 + cal.carrier_outside_mt / max(float(np.mean(water[:, 0])), 1e-12))
+    return FreightArrays(
+        tonnes, tkm, railsea, port, road_in, river_port, railriver, carrier, flow_mt, flow_teu, capacity_mt, gaps
+    )
 
 
 def truck_vkt(

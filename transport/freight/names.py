@@ -23,6 +23,8 @@ CHAINS: tuple[ChainSpec, ...] = (
         if p in ("qinzhou", "guangzhou")
     ],
     *[ChainSpec(f"coastal:{p}", ("road", "sea", "road"), w) for p, w in PORT_WORDS.items() if p != "guangzhou"],
+    # rail-river (铁水联运 at inland ports): rail to a river port, then the Xijiang (or the reverse)
+    ChainSpec("rail_river", ("road", "rail", "inland_water", "road")),
 )
 CHAIN_NAMES = tuple(c.name for c in CHAINS)
 BASE_YEAR = 2020
@@ -32,4 +34,22 @@ T_PER_TEU = 10.0  # tonnes of cargo per TEU incl. empties (assumption 8-13; READ
 TRUNK_OSM = "trunk_network.osm"
 
 
-TARGET_NAMES = ("road_t", "road_tkm", "rail_t", "rail_tkm", "inland_water_t", "inland_water_tkm", "railsea_teu")
+# Base-year calibration targets (freight/targets.csv), in this order. Inland water on both definitions: tonnes through
+# the Changzhou lock and carrier statistics (inland_water_carrier_t), and the inland ports' throughput and TEU.
+TARGET_NAMES = (
+    "road_t",
+    "road_tkm",
+    "rail_t",
+    "rail_tkm",
+    "changzhou_lock_t",
+    "inland_port_t",
+    "inland_port_teu",
+    "railsea_teu",
+    "inland_water_carrier_t",
+)
+# What a capacity element is (capacity.csv `element`, capacity_flows.kind); `service` is the rail-sea container
+# services (train paths, yard handling), whose capacity ramps up with demand (transport.freight.assignment).
+CAPACITY_KINDS = ("lock", "canal", "rail_line", "rail_sea_yard", "sea_port", "river_port", "service")
+SERVICE_GROUP = "rail-sea container services"
+# Inland ports in Guangxi on the modelled waterways (terminals `<place> river port` and `<place> rail-river wharf`)
+RIVER_PORTS = ("Nanning", "Guigang", "Wuzhou", "Laibin", "Liuzhou", "Baise")

@@ -122,11 +122,11 @@ def year_graph(data: FreightData, levers: FreightLevers, year: int) -> Multimoda
                 strict=True,
             )
         )
-        # terminal capacity groups are keyed by the terminal's capacity_group column
+        # terminal capacity groups are keyed by the terminal's capacity_group column ('+' joins several)
         terminal_groups = {
-            t: term_map[g]
-            for t, g in zip(terminals["terminal"], terminals["capacity_group"], strict=True)
-            if g in term_map
+            t: tuple(term_map[g] for g in groups.split("+") if g in term_map)
+            for t, groups in zip(terminals["terminal"], terminals["capacity_group"], strict=True)
+            if any(g in term_map for g in groups.split("+"))
         }
         data.cache[key] = build_multimodal_graph(
             nodes, links, terminals, _zone_table(data), year, link_groups=link_groups, terminal_groups=terminal_groups
@@ -177,20 +177,32 @@ def _element_cost(graph: MultimodalGraph, prices: YearPrices, penalty: np.ndarra
     coef = prices.coef.mean(axis=0)  # (C, K)
     cost = coef @ graph.attrs.T  # (C, E)
     gm = graph.group_matrix()
-    cost = cost + (gm @ penalty.mean(axis=1))[None, :]
+    cost = cost + (gm @ penalty[: gm.shape[1]].mean(axis=1))[None, :]
     return np.maximum(cost, 0.0)
+
+
+def built_capacity(data: FreightData, group: str, year: int) -> float:
+    """Capacity of a group in `year` as built (capacity_built.csv interpolated, held after its last row; the 2020
+    value before its first), Mt/yr, before scenario expansions."""
+    rows = data.capacity_built.filter(pl.col("group") == group).sort("year")
+    base = float(data.capacity.filter(pl.col("group") == group)["capacity_mt_2020"][0])
+    if rows.height == 0 or year < int(rows["year"][0]):
+        return base
+    return float(np.interp(year, rows["year"].to_numpy(), rows["capacity_mt"].to_numpy()))
 
 
 def _capacity(
     data: FreightData, graph: MultimodalGraph, levers: FreightLevers, year: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    cap = {r["group"]: (r["capacity_mt_2020"], r["cost_scale_yuan_t"]) for r in data.capacity.iter_rows(named=True)}
+    """Capacity (Mt/yr) and congestion cost scale (yuan/t) of the graph's groups in `year`: as built plus the
+    scenario's expansions in force."""
+    cap = {r["group"]: r["cost_scale_yuan_t"] for r in data.capacity.iter_rows(named=True)}
     added = {g: 0.0 for g in cap}
     for exp in levers.capacity_expansions:
         if exp.group not in cap:
             raise DatasetError("levers.freight.capacity_expansions", "group", exp.group, f"one of {sorted(cap)}")
         if exp.year <= year:
             added[exp.group] += exp.added_mt
-    capacity = np.array([cap[g][0] + added[g] for g in graph.groups]) if graph.groups else np.zeros(0)
-    scale = np.array([cap[g][1] for g in graph.groups]) if graph.groups else np.zeros(0)
-    return capacity, scale
+    capacity = np.array([built_capacity(data, g, year) + added[g] for g in graph.groups])
+    scale = np.array([cap[g] for g in graph.groups])
+    return capacity.reshape(-1), scale.reshape(-1)
