@@ -243,18 +243,20 @@ def check_link_lengths(dataset: Dataset) -> list[Problem]:
 
 
 def check_terminal_capacity_groups(dataset: Dataset) -> list[Problem]:
-    """A terminal's capacity_group is 'none' or the match of a terminal row of capacity.csv."""
+    """A terminal's capacity_group is 'none' or matches of terminal rows of capacity.csv joined by '+' (a rail-sea
+    yard loads its yard and its port's berths)."""
     freight = dataset.freight
     matches = set(freight.capacity.filter(pl.col("kind") == "terminal")["match"].to_list())
     problems: list[Problem] = []
     for row in freight.terminals.iter_rows(named=True):
         group = row["capacity_group"]
-        if group != NO_CAPACITY_GROUP and group not in matches:
+        if group != NO_CAPACITY_GROUP and not set(group.split("+")) <= matches:
             problems.append(
                 (
                     f"terminals.csv: capacity_group (terminal {row['terminal']})",
                     group,
-                    f"'{NO_CAPACITY_GROUP}' or a terminal match of capacity.csv: {_names(matches) or 'none listed'}",
+                    f"'{NO_CAPACITY_GROUP}' or terminal matches of capacity.csv joined by '+': "
+                    f"{_names(matches) or 'none listed'}",
                 )
             )
     return problems
