@@ -196,6 +196,10 @@ def calibrate_base_year(
             haul = np.log(_haul(target, _T["rail_t"]) / _haul(model, _T["rail_t"]))
             asc[:, 3] += LOG_KM_STEP * np.clip(haul, -MAX_LOG_STEP, MAX_LOG_STEP)
             asc[:, 5] += step[:, _T["inland_port_teu"]]
+            if fit_demand:
+                # long water hauls (to the Pearl River Delta, through the lock) beyond what cost explains: the log-km
+                # water term follows the lock's ratio together with the corridor demand (central fit only)
+                asc[:, 4] += LOG_KM_STEP * step[:, _T["changzhou_lock_t"]] * 0.5
         loading, gap, new_penalty = assign_year(
             data,
             levers,
