@@ -38,8 +38,8 @@ def emulator(inputs) -> FreightEmulator:  # type: ignore[no-untyped-def]
 
 def test_emulator_matches_exact_runs_it_was_not_fitted_on(inputs, emulator: FreightEmulator) -> None:  # type: ignore[no-untyped-def]
     """Fresh members inside the box, run exactly as one ensemble, against the emulator: within 3 % on every
-    headline quantity but rail-sea TEU, within 8 % with this 16-point design (the services' ramp-up wall bends its response to the logit
-    scale; the stored validation says the same on its own held-out points)."""
+    headline quantity but rail-sea TEU, within 8 % with this 16-point design (the services' ramp-up wall bends its
+    response to the logit scale; the stored validation says the same on its own held-out points)."""
     scenario, dataset, years = inputs
     rng = np.random.default_rng(3)
     fresh = {
