@@ -102,9 +102,8 @@ BUSY_POOL = """
 import time
 from runs.ensemble import executor
 with executor("local", 1) as pool:
+    pool.submit(int).result()  # the worker has started and run its initializer
     task = pool.submit(time.sleep, 120)
-    while not pool._processes:
-        time.sleep(0.05)
     print(*pool._processes, flush=True)
     task.result()
 """
@@ -121,7 +120,7 @@ def test_a_busy_worker_exits_at_once_when_its_parent_is_killed() -> None:
         assert worker.is_running()
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=10)
-        assert _left_running([worker], timeout=3.0) == [], "the busy worker outlived its killed parent"
+        assert _left_running([worker], timeout=5.0) == [], "the busy worker outlived its killed parent"
     finally:
         parent.kill()
         parent.wait()
