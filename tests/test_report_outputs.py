@@ -125,17 +125,21 @@ def test_formatting_by_hand() -> None:
     assert fmt_margin(-1.0, "year") == "1 year late"
 
 
-def test_plan_changes_against_baseline_name_levers_values_years() -> None:
+def test_plan_changes_against_its_parent_name_levers_values_years() -> None:
     plan, _ = load_scenario("plan")
+    history, _ = load_scenario("history")
     baseline, _ = load_scenario("baseline")
-    rows = {r["lever"]: r for r in lever_changes(plan, baseline)}
+    rows = {r["lever"]: r for r in lever_changes(plan, history)}
     assert rows["freight.intermodal_subsidy_yuan_teu"] == {
         "lever": "freight.intermodal_subsidy_yuan_teu",
         "before": "2020: 0",
         "after": "2021: 0, 2022: 500, 2030: 300",
     }
-    assert "share 0.9, start 2025" in rows["fleets.sales_rules"]["after"]
-    assert "freight.pinglu_canal_open_year" not in rows  # plan keeps the baseline's 2026
+    rules = rows["fleets.sales_rules"]
+    # plan repeats history's bus rule: only the rules it adds are listed
+    assert "segment sanitation, group nev, kind min, share 0.8, start 2025" in rules["after"]
+    assert "segment bus" not in rules["after"] and rules["before"] == "-"
+    assert "freight.truck_load_factor_gain" in rows
     assert lever_changes(baseline, None) == []  # the baseline is the defaults
 
 
