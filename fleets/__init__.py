@@ -6,7 +6,7 @@ Pure: numpy arrays and plain parameters in, arrays out. Knows nothing of files, 
 Modules
 - `fleets.survival`   Weibull and step survival, compulsory age and kilometre limits, early-scrappage fractions.
 - `fleets.stock`      one turnover step of a (members, powertrains, ages) array: ageing, retirement, sales.
-- `fleets.choice`     total cost of ownership, logit shares, policy floors/caps and the charger cap.
+- `fleets.choice`     total cost of ownership, logit shares, policy bounds and smooth charger availability.
 - `fleets.energy`     energy intensity by vintage, fuel split, oil and CO2 factors.
 - `fleets.simulation` the SimPy orchestration: one process per segment, policy and infrastructure processes.
 - `fleets.fused`      the compiled (numba) step of one segment-year that the simulation runs; the numpy functions of

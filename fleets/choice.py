@@ -7,9 +7,13 @@ with the purchase price falling along a learning curve on the learning part of t
     price_p(t) = fixed_p + learning_p * (Q(t) / Q(t0)) ^ log2(1 - learning_rate).
 Shares: s_p = avail_p * exp(asc_p - lambda * TCO_p / TCO_ref) / sum (TCO_ref = the segment's reference TCO, so the
 cost sensitivity lambda is per relative cost difference).
-Bounds applied after the logit, in this order: the charger cap on BEV sales (infrastructure), then policy minimum
-and maximum shares of groups (mandates, ICE limits, truck programmes). Raising or lowering a group rescales its
-members and the other powertrains in proportion, so shares stay in [0, 1] and sum to 1.
+Charging enters the choice as a smooth availability term, not a ceiling: with C the BEVs the segment's chargers can
+serve and D = BEV survivors + this year's BEV sales at the logit share, availability a = 1 - exp(-C / D) multiplies
+the BEV weight (utility + ln a: search time and range worry grow as chargers get scarce) and the shares are
+renormalised. a rises with C, and a * s_bev rises with the logit share s_bev, so more chargers or cheaper BEVs
+never lower BEV or NEV sales. Policy minimum and maximum shares of groups (mandates, ICE limits, truck programmes)
+are applied after it: raising or lowering a group rescales its members and the other powertrains in proportion, so
+shares stay in [0, 1] and sum to 1.
 """
 
 from __future__ import annotations
@@ -100,12 +104,27 @@ def apply_max_share(
     return np.where(need[..., None], _rescale(shares, mask, target, available), shares)
 
 
-def charger_cap_share(cap_vehicles: np.ndarray, bev_survivors: np.ndarray, total_sales: np.ndarray) -> np.ndarray:
-    """Largest BEV share of this year's sales that keeps the BEV stock within what the chargers serve."""
-    room = np.maximum(np.asarray(cap_vehicles, float) - np.asarray(bev_survivors, float), 0.0)
-    total = np.asarray(total_sales, dtype=float)
+def charger_availability(
+    served_vehicles: np.ndarray, bev_survivors: np.ndarray, bev_share: np.ndarray, total_sales: np.ndarray
+) -> np.ndarray:
+    """Availability a = 1 - exp(-C / D) in [0, 1] of charging for BEV buyers (M,): C = BEVs the chargers serve,
+    D = BEV survivors + BEV sales at the logit share (1 where D is zero or C infinite)."""
+    served = np.asarray(served_vehicles, dtype=float)
+    demand = np.asarray(bev_survivors, dtype=float) + np.asarray(bev_share, float) * np.asarray(total_sales, float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(total > 0, np.minimum(room / np.where(total > 0, total, 1.0), 1.0), 1.0)
+        ratio = np.where(demand > 1e-15, served / np.where(demand > 1e-15, demand, 1.0), np.inf)
+    return -np.expm1(-ratio)
+
+
+def apply_availability(shares: np.ndarray, row: int, availability: np.ndarray) -> np.ndarray:
+    """Multiply the weight of powertrain `row` by `availability` (M,) and renormalise (utility + ln a)."""
+    a = np.asarray(availability, dtype=float)
+    lost = shares[..., row] * (1.0 - a)
+    denominator = 1.0 - lost
+    ok = denominator > 1e-15
+    out = shares.copy()
+    out[..., row] = shares[..., row] * a
+    return np.where(ok[..., None], out / np.where(ok, denominator, 1.0)[..., None], shares)
 
 
 def bounded_shares(
@@ -116,12 +135,13 @@ def bounded_shares(
     bev_cap_vehicles: np.ndarray | None,
     available: np.ndarray,
 ) -> np.ndarray:
-    """Logit shares (M, P) after the charger cap (BEV stock <= what chargers serve) and the year's policy bounds
-    (group, "min" | "max", share), applied in order."""
+    """Logit shares (M, P) after the charger availability term (`bev_cap_vehicles` = BEVs the chargers serve; None:
+    no charging limit) and the year's policy bounds (group, "min" | "max", share), applied in order."""
     shares = np.array(logit, dtype=float)
     if bev_cap_vehicles is not None:
-        cap = charger_cap_share(bev_cap_vehicles, bev_survivors, total_sales)
-        shares = apply_max_share(shares, np.array(group_mask("bev")), cap, available)
+        bev = int(np.flatnonzero(group_mask("bev"))[0])
+        a = charger_availability(bev_cap_vehicles, bev_survivors, shares[..., bev], total_sales)
+        shares = apply_availability(shares, bev, a)
     for group, kind, bound in bounds:
         mask = np.array(group_mask(group))
         if kind == "min":

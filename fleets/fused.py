@@ -7,8 +7,8 @@ same order and with the same arithmetic:
 2. ageing with survival, the kilometre-limit keep share and early-scrappage factors (`age_survivors`);
 3. stock-driven mode: sales = max(0, demand - survivors), the excess retired oldest first (`retire_oldest_first`);
    sales-driven mode: the given sales;
-4. powertrain shares: the logit shares, capped by the chargers, then the year's policy minimums and maximums
-   (`charger_cap_share`, `apply_min_share`, `apply_max_share`);
+4. powertrain shares: the logit shares times the charger availability, then the year's policy minimums and
+   maximums (`charger_availability`, `apply_availability`, `apply_min_share`, `apply_max_share`);
 5. sales into age 0, flows by powertrain, and the stock's use- and intensity-weighted sums that give vehicle-km and
    energy (`fleets.energy`).
 
@@ -29,7 +29,7 @@ from numba import njit, prange
 
 _TINY = 1e-15
 _SQRT_HALF = math.sqrt(0.5)
-# Reassociation only (no finite-math or reciprocal flags: charger caps may be infinite), so that the age sums
+# Reassociation only (no finite-math or reciprocal flags: chargers served may be infinite), so that the age sums
 # vectorise; it changes their rounding at the 1e-16 level.
 _REASSOC = {"reassoc"}
 _BLOCK = 256  # members per parallel work item
@@ -115,7 +115,7 @@ def step_segment_year(*args, parallel: bool = True) -> None:
         base vintage; vkt_new_km (M|1,) km per new vehicle; intensity0 (M|1, R) MJ/km of the base vintage;
         phev_row (-1: none), phev_electric_mj_km and phev_utility_factor (M|1,).
     Sales: demand (M|1,) stock wanted (stock-driven), or empty and sales_total (M|1,) (sales-driven);
-        logit (M|1, R) shares before bounds; available (R,); bev_cap_vehicles (M|1,) or empty (no charger cap) and
+        logit (M|1, R) shares before bounds; available (R,); bev_cap_vehicles (M|1,) or empty (no charging limit) and
         bev_row; bound_masks (K, R), bound_is_min (K,), bound_values (K,) the year's policy bounds, in order.
     Results of the year, rows (R,) being their columns: res_stock, res_sales, res_retirements, res_vkt (km),
         res_energy (MJ; PHEV: liquid part) (M, P) and res_phev_electric (M,) MJ.
@@ -183,9 +183,6 @@ def _advance_members(
     keep = np.ones(ages)
     shares = np.empty(n_rows)
     sums = np.empty((n_rows, 3))
-    bev_mask = np.zeros(n_rows, dtype=np.bool_)
-    if capped:
-        bev_mask[bev_row] = True
     for m in range(first, stop):
         mr = m if rates.shape[0] > 1 else 0
         u = vkt_new_km[m if vkt_new_km.size > 1 else 0]
@@ -251,10 +248,15 @@ def _advance_members(
         for r in range(n_rows):
             shares[r] = logit[ml, r]
         if capped:
-            cap = bev_cap_vehicles[m if bev_cap_vehicles.size > 1 else 0]
-            room = max(cap - sums[bev_row, 0], 0.0)
-            cap_share = min(room / total, 1.0) if total > 0.0 else 1.0
-            _apply_bound(shares, bev_mask, cap_share, False, available)
+            served = bev_cap_vehicles[m if bev_cap_vehicles.size > 1 else 0]
+            bev_demand = sums[bev_row, 0] + shares[bev_row] * total
+            ratio = served / bev_demand if bev_demand > _TINY else math.inf
+            availability = -math.expm1(-ratio)
+            denominator = 1.0 - shares[bev_row] * (1.0 - availability)
+            if denominator > _TINY:
+                shares[bev_row] *= availability
+                for r in range(n_rows):
+                    shares[r] /= denominator
         for k in range(bound_values.size):
             _apply_bound(shares, bound_masks[k], bound_values[k], bound_is_min[k], available)
         mi = m if intensity0.shape[0] > 1 else 0

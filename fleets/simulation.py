@@ -10,7 +10,7 @@ Processes (never one per vehicle; Monte Carlo members are the first array axis o
 - one process per early-scrappage programme: it wakes at its start and registers the programme, which removes the
   targeted cohorts uniformly until its end date;
 - one infrastructure process: at the start of each year it builds the year's chargers; the segment processes read
-  them as a cap on the BEV stock they serve.
+  them as the BEVs the chargers serve, which sets the availability term of the BEV choice (fleets.choice).
 """
 
 from __future__ import annotations

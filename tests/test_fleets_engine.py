@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from scipy.special import gamma
 
 from fleets import AGES, POWERTRAINS, group_mask
-from fleets.choice import apply_max_share, apply_min_share, capital_recovery_factor, logit_shares, tco_utility
+from fleets.choice import (
+    apply_max_share,
+    apply_min_share,
+    bounded_shares,
+    capital_recovery_factor,
+    logit_shares,
+    tco_utility,
+)
 from fleets.simulation import SalesRule, SegmentInputs, simulate
 from fleets.stock import retire_oldest_first, turnover_step
 from fleets.survival import (
@@ -250,6 +257,37 @@ def test_bounded_shares_stay_valid(raw: list[float], lo: float, hi: float, group
     assert (out >= -1e-12).all() and (out <= 1 + 1e-12).all()
     assert out.sum() == pytest.approx(1.0, abs=1e-9)
     assert out[0, ~avail].sum() == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    raw=st.lists(st.floats(0.0, 1.0), min_size=P, max_size=P).filter(lambda v: sum(v) > 1e-3),
+    survivors=st.floats(0.0, 1e6),
+    total=st.floats(0.0, 1e6),
+    served=st.floats(0.0, 1e7),
+    more=st.floats(0.0, 1e7),
+    cheaper=st.floats(0.0, 3.0),
+    rule=st.sampled_from([(), (("nev", "min", 0.4),), (("ice", "max", 0.3),), (("clean", "min", 0.2),)]),
+)
+def test_chargers_and_cheaper_bevs_never_lower_nev_or_bev_sales(
+    raw: list[float], survivors: float, total: float, served: float, more: float, cheaper: float, rule: tuple
+) -> None:
+    """No ceiling: more chargers, or a higher logit weight of BEVs (lower BEV cost), never lowers the BEV or NEV share
+    of sales, under any policy bound; the shares stay a distribution."""
+    avail = np.array([True, True, True, True, True, False, True])
+    logit = np.array([raw]) * avail
+    logit /= logit.sum()
+    nev, bev = np.array(group_mask("nev")), int(np.flatnonzero(group_mask("bev"))[0])
+
+    def shares(weights: np.ndarray, chargers: float) -> np.ndarray:
+        return bounded_shares(weights, np.array([survivors]), np.array([total]), rule, np.array([chargers]), avail)
+
+    base = shares(logit, served)
+    assert base.sum() == pytest.approx(1.0, abs=1e-9) and (base >= -1e-12).all()
+    boosted = logit * np.exp(cheaper * (np.arange(P) == bev))
+    for out in (shares(logit, served + more), shares(boosted / boosted.sum(), served)):
+        assert out[0, bev] >= base[0, bev] - 1e-12
+        assert out[0, nev].sum() >= base[0, nev].sum() - 1e-12
 
 
 @settings(max_examples=30, deadline=None)

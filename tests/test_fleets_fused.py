@@ -1,6 +1,6 @@
 """The compiled turnover step (fleets.fused) against the numpy functions that define it, on random inputs: ageing with
-survival, kilometre limits and early scrappage, excess retirement oldest first, charger cap and policy bounds, sales,
-energy; and its parallel path against its sequential one."""
+survival, kilometre limits and early scrappage, excess retirement oldest first, charger availability and policy
+bounds, sales, energy; and its parallel path against its sequential one."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Hindcast: the model's years from the 2020 base set against published statistics (transport validate-history).
 
-Each published series (history/facts.csv, derived from shared/data/guangxi_facts.csv) is matched to an expression over
+Each published series (history/facts.csv, derived from shared/data/guangxi_facts.csv and, for the national
+reference rows, shared/data/reference_facts.csv; fact_id names the row) is matched to an expression over
 the result tables of a run. A fact is in-sample when it was used to fit a parameter (the base year 2020 and earlier
 only) and out-of-sample otherwise: facts after 2020 are never used for fitting, only to test. A fact before the base
 year cannot be modelled and is listed with no modelled value.
@@ -86,6 +87,12 @@ def _nev_share_of_car_sales(t: Tables) -> pl.DataFrame:
     return _by_year(cars, nev / pl.col("sales").sum())
 
 
+def _nev_share_of_vehicle_sales(t: Tables) -> pl.DataFrame:
+    vehicles = t["fleet"].filter(pl.col("segment") != "motorcycle")
+    nev = pl.col("sales").filter(pl.col("powertrain").is_in(GROUPS["nev"])).sum()
+    return _by_year(vehicles, nev / pl.col("sales").sum())
+
+
 def _bus_clean_share(t: Tables) -> pl.DataFrame:
     buses = t["fleet"].filter(pl.col("segment") == "bus")
     clean = pl.col("stock").filter(pl.col("powertrain").is_in(GROUPS["clean"])).sum()
@@ -165,6 +172,12 @@ SERIES: dict[str, Series] = {
     ),
     "nev_stock": Series(_nev_stock, 0.25, "registration statistics; NEV uptake doubled yearly 2020-2022"),
     "nev_share_of_car_sales": Series(_nev_share_of_car_sales, 0.25, "new-registration share, volatile year to year"),
+    "national_nev_share_of_vehicle_sales": Series(
+        _nev_share_of_vehicle_sales,
+        None,
+        "indicative, never fitted: China's NEV share of new vehicles (reference_facts.csv R1-R5) beside Guangxi's"
+        " modelled share of new non-motorcycle vehicles; Guangxi led the nation (10.7 % against 4.8 % in 2020)",
+    ),
     "liuzhou_nev_share_of_car_sales": Series(
         _not_modelled,
         None,
