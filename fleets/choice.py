@@ -60,7 +60,8 @@ def _rescale(shares: np.ndarray, mask: np.ndarray, target: np.ndarray, available
     """
     mask = np.asarray(mask, dtype=bool)
     g = (shares * mask).sum(axis=-1)
-    rest = 1.0 - g
+    # summed, not 1 - g: when the group holds nearly everything, 1 - g has lost the rest's digits
+    rest = (shares * ~mask).sum(axis=-1)
     out = shares.copy()
     for side, side_total, side_target in ((mask, g, target), (~mask, rest, 1.0 - target)):
         cols = side & np.asarray(available, dtype=bool)

@@ -48,11 +48,14 @@ def _share_over(km: float, log_limit: float, sigma: float, limit_km: float) -> f
 def _rescale(shares: np.ndarray, mask: np.ndarray, target: float, available: np.ndarray) -> None:
     """`fleets.choice._rescale` for one member, in place."""
     g = 0.0
+    rest = 0.0  # summed, not 1 - g: when the group holds nearly everything, 1 - g has lost the rest's digits
     for r in range(shares.size):
         if mask[r]:
             g += shares[r]
+        else:
+            rest += shares[r]
     for side_is_group in (True, False):
-        side_total = g if side_is_group else 1.0 - g
+        side_total = g if side_is_group else rest
         side_target = target if side_is_group else 1.0 - target
         ncols = 0
         for r in range(shares.size):
