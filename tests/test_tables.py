@@ -93,7 +93,7 @@ def test_shares_check_accepts_exactly_the_normalised(values: list[float]) -> Non
     else:
         with pytest.raises(DatasetError):
             check_shares_sum(df, "share", ["g"], "t.csv")
-    if total > 0:
+    if total > 1e-300:  # dividing by a subnormal total overflows to inf: no table is normalised that way
         normalised = df.with_columns(pl.col("share") / total)
         check_shares_sum(normalised, "share", ["g"], "t.csv")
 
