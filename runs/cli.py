@@ -9,7 +9,7 @@ import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import numpy as np
 import polars as pl
@@ -452,6 +452,15 @@ def _terminate(_signum: int, _frame: object) -> None:
     raise Terminated
 
 
+def _exit_stopped(message: str, code: int) -> NoReturn:
+    """Say why the run stopped and exit. A second Ctrl-C or SIGTERM now would land in the interpreter's shutdown
+    (joining the pool's manager thread) and print a traceback or kill the process with no exit code: ignore it."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    err_console.print(f"error: {message}", markup=False)
+    sys.exit(code)
+
+
 def main() -> None:
     """Console-script entry: user errors become one line on stderr and exit code 2, never a traceback.
 
@@ -475,14 +484,11 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        err_console.print("error: aborted", markup=False)
-        sys.exit(EXIT_INTERRUPTED)
+        _exit_stopped("aborted", EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        err_console.print("error: interrupted; no partial run was published", markup=False)
-        sys.exit(EXIT_INTERRUPTED)
+        _exit_stopped("interrupted; no partial run was published", EXIT_INTERRUPTED)
     except Terminated:
-        err_console.print("error: terminated (SIGTERM); no partial run was published", markup=False)
-        sys.exit(EXIT_TERMINATED)
+        _exit_stopped("terminated (SIGTERM); no partial run was published", EXIT_TERMINATED)
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument, bad option value
         err_console.print(f"error: {exc.format_message()}", markup=False)
         sys.exit(2)

@@ -143,8 +143,10 @@ def executor(kind: str, workers: int | None = None, scheduler: str | None = None
         try:
             yield pool
         except BaseException:
-            # an error, Ctrl-C or SIGTERM: do not wait for running chunks (minutes); stop the workers now
-            stop_pool(pool)
+            # an error, Ctrl-C or SIGTERM: do not wait for running chunks (minutes); stop the workers now, and let a
+            # second Ctrl-C (users press it twice) not cut the stopping short and leave workers behind
+            with signals_held():
+                stop_pool(pool)
             raise
         pool.shutdown(wait=True)
     else:
@@ -152,23 +154,37 @@ def executor(kind: str, workers: int | None = None, scheduler: str | None = None
 
 
 class _SpawnProcessWithoutCtrlC(multiprocessing.context.SpawnProcess):
-    """A spawned worker that ignores Ctrl-C from birth: an ignored signal stays ignored across exec and Python keeps
-    it so, so a Ctrl-C while the worker still imports (before its initializer runs) cannot print its traceback;
-    the parent handles Ctrl-C and stops the pool."""
+    """A spawned worker deaf to Ctrl-C from birth, so a Ctrl-C while it still imports (before its initializer runs)
+    cannot print its traceback; the parent handles Ctrl-C and stops the pool.
+
+    SIGINT is blocked, not ignored, in the spawning thread: the child inherits the blocked mask across exec, and a
+    Ctrl-C that reaches the parent meanwhile stays pending and is delivered when the mask is restored (switching the
+    handler to SIG_IGN would drop it, and the run would go on)."""
 
     def start(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            super().start()
-            return
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             super().start()
         finally:
-            signal.signal(signal.SIGINT, previous)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _SpawnWithoutCtrlC(multiprocessing.context.SpawnContext):
     Process = _SpawnProcessWithoutCtrlC
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM inside the block (main thread only: elsewhere signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:

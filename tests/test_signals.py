@@ -3,6 +3,7 @@ and (when the run can react) say so in one line. Subprocesses, since the signal 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -75,19 +76,30 @@ def test_kill_9_of_the_parent_leaves_no_worker(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("sig", "code", "word"),
-    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+    ("sig", "code", "word", "again_after_s"),
+    [
+        (signal.SIGTERM, 143, "terminated", None),
+        (signal.SIGINT, 130, "interrupted", None),
+        # users press Ctrl-C twice: the second lands while the pool stops or the interpreter shuts down
+        (signal.SIGINT, 130, "interrupted", 0.0),
+        (signal.SIGINT, 130, "interrupted", 0.3),
+        (signal.SIGTERM, 143, "terminated", 0.3),
+    ],
 )
 def test_sigterm_and_ctrl_c_stop_the_workers_and_say_so(
-    tmp_path: Path, sig: signal.Signals, code: int, word: str
+    tmp_path: Path, sig: signal.Signals, code: int, word: str, again_after_s: float | None
 ) -> None:
     db = tmp_path / "results.duckdb"
     proc = _start(db)
     children = _workers_started(proc)
-    if sig == signal.SIGINT:
-        os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground process group
-    else:
-        proc.send_signal(sig)
+    for repeat in range(1 if again_after_s is None else 2):
+        if repeat:
+            time.sleep(again_after_s or 0.0)
+        with contextlib.suppress(ProcessLookupError):
+            if sig == signal.SIGINT:
+                os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground process group
+            else:
+                proc.send_signal(sig)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     lines = [line for line in err.splitlines() if line.strip()]
