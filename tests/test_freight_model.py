@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import types
 from pathlib import Path
@@ -198,3 +199,19 @@ def test_bad_table_names_file_and_field(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("road,0.40", "road,-0.40"))
     with pytest.raises(DatasetError, match="tariff_yuan_tkm"):
         F.load_freight_data(target)
+
+
+def test_diagnostics_table_keeps_every_year_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    from transport.freight.frames import MSA_TOLERANCE, diagnostics_frame
+
+    years = np.arange(2020, 2026)
+    gaps = np.array([1e-3, 2e-3, 8e-3, 1e-4, 2e-2, 6e-3])
+    with caplog.at_level(logging.WARNING, logger="transport.freight.frames"):
+        table = diagnostics_frame(gaps, years, {"changzhou_lock_t": 0.001, "inland_port_t": -0.2}, 2020)
+    gap_rows = table.filter(pl.col("kind") == "msa_gap")
+    assert gap_rows["year"].to_list() == years.tolist()
+    assert gap_rows["within"].to_list() == (gaps <= MSA_TOLERANCE).tolist()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages  # one for the gaps, one for the residual outside its tolerance
+    assert "in 3 of 6 years (2022-2025; worst 2.00e-02 in 2024)" in messages[0]
+    assert "inland_port_t off by -20.0 %" in messages[1]
