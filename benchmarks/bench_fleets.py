@@ -57,7 +57,16 @@ def run_engine(data, members: int, rng: np.random.Generator) -> tuple[float, flo
     inputs, rules, programmes, chargers, m, _ = engine_inputs(data, levers, _params(members, rng), YEARS, members)
     sys0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
     start = time.perf_counter()
-    simulate(inputs, YEARS, members, rules, programmes, chargers, m["fleet_vehicles_per_charger"])
+    simulate(
+        inputs,
+        YEARS,
+        members,
+        rules,
+        programmes,
+        chargers,
+        m["fleet_vehicles_per_charger"],
+        m["fleet_nevs_per_charger"],
+    )
     wall = time.perf_counter() - start
     return wall, resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys0
 
@@ -70,7 +79,9 @@ def per_member_loop(data, members: int, rng: np.random.Generator) -> float:
         one = {k: v[i : i + 1] for k, v in params.items()}
         inputs, rules, programmes, chargers, m, _ = engine_inputs(data, levers, one, YEARS, 1)
         start = time.perf_counter()
-        simulate(inputs, YEARS, 1, rules, programmes, chargers, m["fleet_vehicles_per_charger"])
+        simulate(
+            inputs, YEARS, 1, rules, programmes, chargers, m["fleet_vehicles_per_charger"], m["fleet_nevs_per_charger"]
+        )
         total += time.perf_counter() - start
     return total
 

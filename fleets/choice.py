@@ -7,11 +7,13 @@ with the purchase price falling along a learning curve on the learning part of t
     price_p(t) = fixed_p + learning_p * (Q(t) / Q(t0)) ^ log2(1 - learning_rate).
 Shares: s_p = avail_p * exp(asc_p - lambda * TCO_p / TCO_ref) / sum (TCO_ref = the segment's reference TCO, so the
 cost sensitivity lambda is per relative cost difference).
-Charging enters the choice as a smooth availability term, not a ceiling: with C the BEVs the segment's chargers can
-serve and D = BEV survivors + this year's BEV sales at the logit share, availability a = 1 - exp(-C / D) multiplies
-the BEV weight (utility + ln a: search time and range worry grow as chargers get scarce) and the shares are
-renormalised. a rises with C, and a * s_bev rises with the logit share s_bev, so more chargers or cheaper BEVs
-never lower BEV or NEV sales. Policy minimum and maximum shares of groups (mandates, ICE limits, truck programmes)
+Charging enters the choice as a smooth availability term, not a ceiling: a share h of BEV buyers charge from a
+socket at home and need no charging point; for the others, with C the BEVs the segment's chargers can serve and
+D = BEV survivors + this year's BEV sales at the logit share, availability is 1 - exp(-C / ((1 - h) D)), so
+a = h + (1 - h) (1 - exp(-C / ((1 - h) D))) multiplies the BEV weight (utility + ln a: search time and range worry
+grow as chargers get scarce) and the shares are renormalised. a rises with C and with h, and a * s_bev rises with the
+logit share s_bev, so more chargers, more home charging or cheaper BEVs never lower BEV or NEV sales.
+Policy minimum and maximum shares of groups (mandates, ICE limits, truck programmes)
 are applied after it: raising or lowering a group rescales its members and the other powertrains in proportion, so
 shares stay in [0, 1] and sum to 1.
 """
@@ -106,15 +108,22 @@ def apply_max_share(
 
 
 def charger_availability(
-    served_vehicles: np.ndarray, bev_survivors: np.ndarray, bev_share: np.ndarray, total_sales: np.ndarray
+    served_vehicles: np.ndarray,
+    bev_survivors: np.ndarray,
+    bev_share: np.ndarray,
+    total_sales: np.ndarray,
+    home_share: float = 0.0,
 ) -> np.ndarray:
-    """Availability a = 1 - exp(-C / D) in [0, 1] of charging for BEV buyers (M,): C = BEVs the chargers serve,
-    D = BEV survivors + BEV sales at the logit share (1 where D is zero or C infinite)."""
+    """Availability a = h + (1 - h) (1 - exp(-C / ((1 - h) D))) in [0, 1] of charging for BEV buyers (M,): h = share
+    charging at home (no charging point needed), C = BEVs the chargers serve, D = BEV survivors + BEV sales at the
+    logit share (a = 1 where (1 - h) D is zero or C infinite)."""
+    h = float(home_share)
     served = np.asarray(served_vehicles, dtype=float)
     demand = np.asarray(bev_survivors, dtype=float) + np.asarray(bev_share, float) * np.asarray(total_sales, float)
+    public = (1.0 - h) * demand
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(demand > 1e-15, served / np.where(demand > 1e-15, demand, 1.0), np.inf)
-    return -np.expm1(-ratio)
+        ratio = np.where(public > 1e-15, served / np.where(public > 1e-15, public, 1.0), np.inf)
+    return h - (1.0 - h) * np.expm1(-ratio)
 
 
 def apply_availability(shares: np.ndarray, row: int, availability: np.ndarray) -> np.ndarray:
@@ -135,13 +144,15 @@ def bounded_shares(
     bounds: Sequence[tuple[str, str, float]],
     bev_cap_vehicles: np.ndarray | None,
     available: np.ndarray,
+    home_share: float = 0.0,
 ) -> np.ndarray:
     """Logit shares (M, P) after the charger availability term (`bev_cap_vehicles` = BEVs the chargers serve; None:
-    no charging limit) and the year's policy bounds (group, "min" | "max", share), applied in order."""
+    no charging limit; `home_share` of BEV buyers charge at home) and the year's policy bounds (group, "min" | "max",
+    share), applied in order."""
     shares = np.array(logit, dtype=float)
     if bev_cap_vehicles is not None:
         bev = int(np.flatnonzero(group_mask("bev"))[0])
-        a = charger_availability(bev_cap_vehicles, bev_survivors, shares[..., bev], total_sales)
+        a = charger_availability(bev_cap_vehicles, bev_survivors, shares[..., bev], total_sales, home_share)
         shares = apply_availability(shares, bev, a)
     for group, kind, bound in bounds:
         mask = np.array(group_mask(group))

@@ -118,8 +118,9 @@ def step_segment_year(*args, parallel: bool = True) -> None:
         base vintage; vkt_new_km (M|1,) km per new vehicle; intensity0 (M|1, R) MJ/km of the base vintage;
         phev_row (-1: none), phev_electric_mj_km and phev_utility_factor (M|1,).
     Sales: demand (M|1,) stock wanted (stock-driven), or empty and sales_total (M|1,) (sales-driven);
-        logit (M|1, R) shares before bounds; available (R,); bev_cap_vehicles (M|1,) or empty (no charging limit) and
-        bev_row; bound_masks (K, R), bound_is_min (K,), bound_values (K,) the year's policy bounds, in order.
+        logit (M|1, R) shares before bounds; available (R,); bev_cap_vehicles (M|1,) or empty (no charging limit),
+        bev_row and bev_home_share (share of BEV buyers charging at home); bound_masks (K, R), bound_is_min (K,),
+        bound_values (K,) the year's policy bounds, in order.
     Results of the year, rows (R,) being their columns: res_stock, res_sales, res_retirements, res_vkt (km),
         res_energy (MJ; PHEV: liquid part) (M, P) and res_phev_electric (M,) MJ.
     parallel: split the members over numba's threads, only from the main thread (numba's default threading layer
@@ -160,6 +161,7 @@ def _advance_members(
     available,
     bev_cap_vehicles,
     bev_row,
+    bev_home_share,
     bound_masks,
     bound_is_min,
     bound_values,
@@ -252,9 +254,9 @@ def _advance_members(
             shares[r] = logit[ml, r]
         if capped:
             served = bev_cap_vehicles[m if bev_cap_vehicles.size > 1 else 0]
-            bev_demand = sums[bev_row, 0] + shares[bev_row] * total
-            ratio = served / bev_demand if bev_demand > _TINY else math.inf
-            availability = -math.expm1(-ratio)
+            public_demand = (1.0 - bev_home_share) * (sums[bev_row, 0] + shares[bev_row] * total)
+            ratio = served / public_demand if public_demand > _TINY else math.inf
+            availability = bev_home_share - (1.0 - bev_home_share) * math.expm1(-ratio)
             denominator = 1.0 - shares[bev_row] * (1.0 - availability)
             if denominator > _TINY:
                 shares[bev_row] *= availability

@@ -9,8 +9,10 @@ Processes (never one per vehicle; Monte Carlo members are the first array axis o
   average of the rule over the year, so a rule from 1 July counts half in that year;
 - one process per early-scrappage programme: it wakes at its start and registers the programme, which removes the
   targeted cohorts uniformly until its end date;
-- one infrastructure process: at the start of each year it builds the year's chargers; the segment processes read
-  them as the BEVs the chargers serve, which sets the availability term of the BEV choice (fleets.choice).
+- one infrastructure process: at the start of each year it builds the programme's chargers; with a market ratio the
+  market adds a charging point per so many NEVs of last year's stock (the segments report their NEVs as they settle
+  each year); the segment processes read the chargers as the BEVs they serve, which sets the availability term of
+  the BEV choice (fleets.choice).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from fleets.survival import age_limit_rates, programme_removal, share_over_km_li
 P = len(POWERTRAINS)
 BEV = POWERTRAINS.index("bev")
 PHEV = POWERTRAINS.index("phev")
+NEV_CHARGED = [BEV, PHEV]  # powertrains that plug in: the NEVs the charger market builds for
 
 
 @dataclass
@@ -56,6 +59,8 @@ class SegmentInputs:
     km_enforcement: float = 0.0  # share of vehicles over the kilometre limit that actually retire
     base_km: np.ndarray | None = None  # (M|1, A) mean accumulated km per vehicle by age, end of base year
     charger_pool_share: float = 0.0  # share of the charger-served BEV stock this segment may use (0 = own depots)
+    home_charging_share: float = 0.0  # share of the segment's BEV buyers who charge from a socket at home
+    counts_for_chargers: bool = False  # its BEV + PHEV stock is part of the NEV stock the charger market follows
 
 
 @dataclass(frozen=True)
@@ -128,20 +133,44 @@ class RuleBook:
 
 
 class Infrastructure:
-    """Chargers per member and year, built by the infrastructure process."""
+    """Chargers per member and year: the year's programme build-out plus, when a market ratio is given, the chargers
+    the market builds for last year's NEV stock (`nevs_per_charger` NEVs per charging point).
 
-    def __init__(self, chargers: np.ndarray, vehicles_per_charger: np.ndarray, years: np.ndarray) -> None:
-        self.path = np.asarray(chargers, dtype=float)  # (M|1, Y)
+    The segments add their NEV stock to `nev_stock` as they settle each year; the chargers of year i are read while
+    the segments settle year i, after every segment has settled year i - 1 (one clock tick earlier), so the order in
+    which SimPy runs the processes of one instant does not matter."""
+
+    def __init__(
+        self,
+        programme: np.ndarray,
+        vehicles_per_charger: np.ndarray,
+        years: np.ndarray,
+        nevs_per_charger: np.ndarray | None = None,
+    ) -> None:
+        self.path = np.asarray(programme, dtype=float)  # (M|1, Y)
         self.vehicles_per_charger = np.asarray(vehicles_per_charger, dtype=float)  # (M|1,)
+        self.nevs_per_charger = None if nevs_per_charger is None else np.asarray(nevs_per_charger, dtype=float)
         self.years = years
         self.built: dict[int, np.ndarray] = {}
+        self.nev_stock: dict[int, np.ndarray] = {}  # year index -> (M|1,) NEVs of the charger-market segments
 
     def build(self, year_index: int) -> None:
         self.built[year_index] = self.path[:, year_index]
 
+    def add_nevs(self, year_index: int, nevs: np.ndarray) -> None:
+        self.nev_stock[year_index] = self.nev_stock.get(year_index, 0.0) + nevs
+
+    def chargers(self, year_index: int) -> np.ndarray:
+        """Charging points in use during the year: the programme's, plus the market's for the NEVs of the year
+        before (the base year: its own)."""
+        if self.nevs_per_charger is None:
+            return self.built[year_index]
+        nevs = self.nev_stock.get(max(year_index - 1, 0), 0.0)
+        return self.built[year_index] + nevs / self.nevs_per_charger
+
     def bev_cap(self, year_index: int) -> np.ndarray:
         """BEVs the year's chargers can serve (all charger-served segments together)."""
-        return self.built[year_index] * self.vehicles_per_charger
+        return self.chargers(year_index) * self.vehicles_per_charger
 
 
 def simulate(
@@ -152,8 +181,13 @@ def simulate(
     programmes: Sequence[ScrappageProgramme] = (),
     chargers: np.ndarray | None = None,
     vehicles_per_charger: np.ndarray | float = 1e12,
+    nevs_per_charger: np.ndarray | float | None = None,
 ) -> SimulationOutput:
-    """Run all segments from the base year (years[0], stock given) to years[-1] on one SimPy clock."""
+    """Run all segments from the base year (years[0], stock given) to years[-1] on one SimPy clock.
+
+    `chargers` (M|1, Y): the programme's charging points (None: charging never limits); `nevs_per_charger` (M|1,):
+    when given, the market also builds a charging point per that many NEVs of last year's stock (segments with
+    `counts_for_chargers`); `vehicles_per_charger`: BEVs one charging point serves."""
     years = np.asarray(years, dtype=int)
     env = simpy.Environment(initial_time=float(years[0]))
     book = RuleBook()
@@ -162,6 +196,7 @@ def simulate(
         np.full((1, len(years)), np.inf) if chargers is None else np.atleast_2d(chargers),
         np.atleast_1d(np.asarray(vehicles_per_charger, dtype=float)),
         years,
+        None if chargers is None or nevs_per_charger is None else np.atleast_1d(np.asarray(nevs_per_charger, float)),
     )
     names = {s.name for s in segments}
     for rule in rules:
@@ -175,7 +210,8 @@ def simulate(
     for seg in segments:
         env.process(_segment_process(env, seg, years, members, book, active, infra, out))
     env.run(until=float(years[-1]) + 1.0 + 1e-9)
-    out.chargers = np.broadcast_to(infra.path, (members, len(years))).copy()
+    built = np.stack([np.broadcast_to(infra.chargers(i), (members,)) for i in range(len(years))], axis=1)
+    out.chargers = np.ascontiguousarray(built, dtype=float)
     return out
 
 
@@ -248,6 +284,8 @@ def _segment_process(
     phev_elec = np.zeros((n_years, members))
     stock_p = stock.sum(axis=-1)
     _base_year_into(res, phev_elec, seg, stock, rows, g, vkt_new[0], intensity0, phev_row, per_member, base_year)
+    if seg.counts_for_chargers:
+        infra.add_nevs(0, res["stock"][0][:, NEV_CHARGED].sum(axis=-1))
     demand_by_year = None if seg.demand is None else np.ascontiguousarray(np.asarray(seg.demand, float).T)
     sales_by_year = None if seg.sales_total is None else np.ascontiguousarray(np.asarray(seg.sales_total, float).T)
     empty = np.zeros(0)
@@ -281,6 +319,7 @@ def _segment_process(
             available[rows],
             infra.bev_cap(i) * seg.charger_pool_share if capped else empty,
             bev_row,
+            float(seg.home_charging_share),
             np.array([group_mask(group) for group, _, _ in bounds], dtype=bool).reshape(len(bounds), P)[:, rows],
             np.array([kind == "min" for _, kind, _ in bounds], dtype=bool),
             np.array([value for _, _, value in bounds], dtype=float),
@@ -298,6 +337,8 @@ def _segment_process(
             phev_elec[i],
         )
         stock, spare = spare, stock
+        if seg.counts_for_chargers:
+            infra.add_nevs(i, res["stock"][i][:, NEV_CHARGED].sum(axis=-1))
     out.stock[seg.name] = res["stock"].transpose(1, 0, 2)
     out.sales[seg.name] = res["sales"].transpose(1, 0, 2)
     out.retirements[seg.name] = res["retirements"].transpose(1, 0, 2)

@@ -18,6 +18,7 @@ from fleets.choice import (
     apply_min_share,
     bounded_shares,
     capital_recovery_factor,
+    charger_availability,
     logit_shares,
     tco_utility,
 )
@@ -268,24 +269,41 @@ def test_bounded_shares_stay_valid(raw: list[float], lo: float, hi: float, group
     more=st.floats(0.0, 1e7),
     cheaper=st.floats(0.0, 3.0),
     rule=st.sampled_from([(), (("nev", "min", 0.4),), (("ice", "max", 0.3),), (("clean", "min", 0.2),)]),
+    home=st.floats(0.0, 1.0),
+    more_home=st.floats(0.0, 1.0),
 )
 def test_chargers_and_cheaper_bevs_never_lower_nev_or_bev_sales(
-    raw: list[float], survivors: float, total: float, served: float, more: float, cheaper: float, rule: tuple
+    raw: list[float],
+    survivors: float,
+    total: float,
+    served: float,
+    more: float,
+    cheaper: float,
+    rule: tuple,
+    home: float,
+    more_home: float,
 ) -> None:
-    """No ceiling: more chargers, or a higher logit weight of BEVs (lower BEV cost), never lowers the BEV or NEV share
-    of sales, under any policy bound; the shares stay a distribution."""
+    """No ceiling: more chargers, more home charging, or a higher logit weight of BEVs (lower BEV cost), never lowers
+    the BEV or NEV share of sales, under any policy bound; the shares stay a distribution."""
     avail = np.array([True, True, True, True, True, False, True])
     logit = np.array([raw]) * avail
     logit /= logit.sum()
     nev, bev = np.array(group_mask("nev")), int(np.flatnonzero(group_mask("bev"))[0])
 
-    def shares(weights: np.ndarray, chargers: float) -> np.ndarray:
-        return bounded_shares(weights, np.array([survivors]), np.array([total]), rule, np.array([chargers]), avail)
+    def shares(weights: np.ndarray, chargers: float, home_share: float = home) -> np.ndarray:
+        return bounded_shares(
+            weights, np.array([survivors]), np.array([total]), rule, np.array([chargers]), avail, home_share
+        )
 
     base = shares(logit, served)
     assert base.sum() == pytest.approx(1.0, abs=1e-9) and (base >= -1e-12).all()
     boosted = logit * np.exp(cheaper * (np.arange(P) == bev))
-    for out in (shares(logit, served + more), shares(boosted / boosted.sum(), served)):
+    higher_home = home + (1.0 - home) * more_home
+    for out in (
+        shares(logit, served + more),
+        shares(boosted / boosted.sum(), served),
+        shares(logit, served, higher_home),
+    ):
         assert out[0, bev] >= base[0, bev] - 1e-12
         assert out[0, nev].sum() >= base[0, nev].sum() - 1e-12
 
@@ -303,3 +321,44 @@ def test_stocks_never_negative_and_sales_never_negative(drops: list[float], seed
     assert (out.stock["private_car"] >= 0).all()
     assert (out.sales["private_car"] >= 0).all()
     assert (out.retirements["private_car"][:, 1:] >= -1e-9).all()
+
+
+def test_charger_availability_with_home_charging_by_hand() -> None:
+    """a = h + (1 - h)(1 - exp(-C / ((1 - h) D))): 30 % charge at home, 700 BEVs want a charging point (D = 800
+    survivors + 20 % of 1,000 sales = 1,000; (1 - h) D = 700), the chargers serve 700: a = 0.3 + 0.7 (1 - e^-1)."""
+    a = charger_availability(np.array([700.0]), np.array([800.0]), np.array([0.2]), np.array([1000.0]), 0.3)
+    assert a[0] == pytest.approx(0.3 + 0.7 * (1.0 - math.exp(-1.0)), rel=1e-12)
+    # no home charging: the plain term; all at home: chargers do not matter; no charger at all: only home charging
+    plain = charger_availability(np.array([1000.0]), np.array([800.0]), np.array([0.2]), np.array([1000.0]))
+    assert plain[0] == pytest.approx(1.0 - math.exp(-1.0), rel=1e-12)
+    assert charger_availability(np.array([0.0]), np.array([800.0]), np.array([0.2]), np.array([1e3]), 1.0)[0] == 1.0
+    assert charger_availability(np.array([0.0]), np.array([800.0]), np.array([0.2]), np.array([1e3]), 0.4)[0] == (
+        pytest.approx(0.4)
+    )
+
+
+def test_market_chargers_follow_last_years_nev_stock_by_hand() -> None:
+    """Chargers in year i = programme(i) + NEVs (BEV + PHEV) of the counted segments at the end of year i - 1 / the
+    ratio; a segment that does not count (motorcycles) adds none, FCEVs add none."""
+    years = np.arange(2020, 2024)
+    bev, phev, fcev = (POWERTRAINS.index(p) for p in ("bev", "phev", "fcev"))
+    shares = np.zeros((1, len(years), P))
+    shares[..., 0] = 0.5
+    shares[..., bev] = 0.3
+    shares[..., phev] = 0.1
+    shares[..., fcev] = 0.1
+    never = np.zeros((1, P, AGES))  # log survival 0: nobody retires in these four years
+    base = np.zeros((1, P, AGES))
+    base[0, bev, 2], base[0, phev, 3], base[0, fcev, 1], base[0, 0, 5] = 1000.0, 400.0, 50.0, 9000.0
+    sales = np.full((1, len(years)), 2000.0)
+    car = _segment(base, never, shares, sales=sales, counts_for_chargers=True)
+    moto = _segment(base * 10, never, shares, sales=sales, name="motorcycle", counts_for_chargers=False)
+    programme = np.array([[0.0, 100.0, 200.0, 300.0]])
+    out = simulate([car, moto], years, 1, chargers=programme, vehicles_per_charger=8.0, nevs_per_charger=2.0)
+    car_nevs = out.stock["private_car"][0, :, bev] + out.stock["private_car"][0, :, phev]
+    np.testing.assert_allclose(car_nevs, [1400.0, 2200.0, 3000.0, 3800.0])
+    expected = programme[0] + np.concatenate([[1400.0], car_nevs[:-1]]) / 2.0
+    np.testing.assert_allclose(out.chargers[0], expected, rtol=1e-12)
+    # without a market ratio the programme is the whole charger stock (the engine's old contract)
+    alone = simulate([car, moto], years, 1, chargers=programme, vehicles_per_charger=8.0)
+    np.testing.assert_allclose(alone.chargers[0], programme[0])

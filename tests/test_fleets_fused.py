@@ -55,6 +55,7 @@ def _inputs(members: int, seed: int, stock_driven: bool, km_limit: bool, capped:
         "logit": logit,
         "available": available,
         "bev_cap": rng.uniform(0, 3000, members) if capped else None,
+        "home_share": float(rng.choice([0.0, rng.uniform(0.0, 1.0), 1.0])),
         "bounds": bounds,
         "u": rng.uniform(1e4, 9e4, members),
         "intensity0": rng.uniform(0.2, 3.0, (members, P)),
@@ -92,6 +93,7 @@ def _fused(x: dict, parallel: bool = False) -> dict:
         x["available"],
         np.zeros(0) if x["bev_cap"] is None else x["bev_cap"],
         BEV if x["bev_cap"] is not None else -1,
+        x["home_share"],
         np.array([group_mask(g) for g, _, _ in bounds], dtype=bool).reshape(len(bounds), P),
         np.array([k == "min" for _, k, _ in bounds], dtype=bool),
         np.array([v for _, _, v in bounds], dtype=float),
@@ -129,7 +131,8 @@ def _reference(x: dict) -> dict:
     new *= x["scrappage"][None]
 
     def shares(surv_p: np.ndarray, total: np.ndarray) -> np.ndarray:
-        return bounded_shares(x["logit"], surv_p[:, BEV], total, x["bounds"], x["bev_cap"], x["available"])
+        bev_cap, home = x["bev_cap"], x["home_share"]
+        return bounded_shares(x["logit"], surv_p[:, BEV], total, x["bounds"], bev_cap, x["available"], home)
 
     step = settle_sales(
         new,

@@ -71,8 +71,9 @@ class FleetLevers(BaseModel):
         default_factory=list, description="Early-scrappage programmes"
     )
     chargers: YearPath[Chargers] = Field(
-        default_factory=lambda: {2020: 68200.0, 2025: 200000.0, 2030: 400000.0, 2040: 900000.0, 2060: 2000000.0},
-        description="Charging points in Guangxi (public + private) by year, interpolated",
+        default_factory=lambda: {2020: 0.0},
+        description="Charging points built by public programmes by year, interpolated, on top of those the market "
+        "builds for the NEV stock (one per fleet_nevs_per_charger NEVs of the year before)",
     )
     nev_subsidy_share: YearPath[Share] = Field(
         default_factory=lambda: {2020: 0.10, 2021: 0.08, 2022: 0.056, 2023: 0.0},
@@ -112,6 +113,9 @@ UNCERTAIN: dict[str, Uncertain] = {
     ),
     "fleet_grid_elasticity": Uncertain(
         1.5, "1", "Elasticity of the grid CO2 factor to the fossil share of energy use", 1.0, 2.5
+    ),
+    "fleet_nevs_per_charger": Uncertain(
+        2.3, "vehicles/charger", "NEVs per charging point the market builds as the NEV stock grows", 1.8, 3.5
     ),
     "fleet_vehicles_per_charger": Uncertain(
         8.0, "vehicles/charger", "BEVs one charging point can serve before it limits BEV uptake", 5.0, 12.0

@@ -30,6 +30,8 @@ SEGMENTS_SPEC = TableSpec(
         Column("demand_driver", "str", allowed=frozenset({"ownership", "growth"})),
         Column("activity_scales", "str", allowed=frozenset({"stock", "use"})),
         Column("charger_pool_share", min=0, max=1),
+        Column("home_charging_share", min=0, max=1),
+        Column("counts_for_chargers", "int", min=0, max=1),
         Column("tco_years", min=1, max=30, unit="yr"),
         Column("discount_rate", min=0, max=0.5),
         Column("liquid_fuel", "str", allowed=frozenset({"gasoline", "diesel"})),

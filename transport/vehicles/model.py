@@ -66,7 +66,16 @@ def simulate_fleets(
         data, levers, params, years, members, activity, modes, sales_paths
     )
     years = np.asarray(years, dtype=int)
-    out = simulate(inputs, years, members, rules, programmes, chargers, m["fleet_vehicles_per_charger"])
+    out = simulate(
+        inputs,
+        years,
+        members,
+        rules,
+        programmes,
+        chargers,
+        m["fleet_vehicles_per_charger"],
+        nevs_per_charger=m["fleet_nevs_per_charger"],
+    )
     for seg in SEGMENTS:  # base-year flows from the reconstructed history
         out.retirements[seg][:, 0] = base_flows[seg][1][None, :]
     return _result(data, levers, out, years, members, m)
@@ -177,6 +186,8 @@ def engine_inputs(
                 # accumulated km are linear in the member's use factor
                 base_km=base_km_by_age(data, seg)[None, :] * np.asarray(m["fleet_vkt_factor"], dtype=float)[:, None],
                 charger_pool_share=float(row["charger_pool_share"]),
+                home_charging_share=float(row["home_charging_share"]),
+                counts_for_chargers=bool(row["counts_for_chargers"]),
             )
         )
     rules = [SalesRule(r.segment, r.group, r.kind, r.share, r.start) for r in levers.sales_rules]
