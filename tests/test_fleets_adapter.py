@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -183,7 +184,7 @@ def test_the_purchase_tax_extension_raises_car_nev_sales_in_2024_to_2027(data) -
     with_it = _nev_sales_share(simulate_fleets(data, enacted, {}, SHORT, 1))
     without = _nev_sales_share(simulate_fleets(data, FleetLevers(), {}, SHORT, 1))
     for year in range(2024, 2028):
-        i = int(np.flatnonzero(SHORT == year)[0])
+        i = int(np.flatnonzero(year == SHORT)[0])
         assert with_it[0, i, 0] > without[0, i, 0] + 0.005, year
     during = SHORT <= 2027
     assert (with_it[:, during] >= without[:, during] - 1e-9).all()
@@ -206,7 +207,7 @@ def test_nev_favourable_levers_never_lower_nev_sales(data, lever: str) -> None:
     """Raising a lever that favours NEVs, step by step over its range, never lowers the NEV share of sales of any
     segment in any year (charging is an availability term, not a ceiling that fills earlier); dearer oil likewise."""
     shares = [_nev_sales_share(simulate_fleets(data, NEV_FAVOURABLE[lever](x), {}, SHORT, 1)) for x in (0, 0.5, 1)]
-    for lower, higher in zip(shares, shares[1:], strict=False):
+    for lower, higher in itertools.pairwise(shares):
         assert (higher >= lower - 1e-9).all(), np.argwhere(higher < lower - 1e-9)[:5]
     assert (shares[-1] > shares[0] + 1e-6).any()
 
@@ -216,5 +217,5 @@ def test_dearer_oil_never_lowers_nev_sales(data) -> None:
         _nev_sales_share(simulate_fleets(data, FleetLevers(), _params(1, fleet_oil_price_factor=f), SHORT, 1))
         for f in (0.7, 1.0, 1.5)
     ]
-    for lower, higher in zip(shares, shares[1:], strict=False):
+    for lower, higher in itertools.pairwise(shares):
         assert (higher >= lower - 1e-9).all(), np.argwhere(higher < lower - 1e-9)[:5]
