@@ -51,7 +51,8 @@ def test_report_tells_the_verdicts_first_with_units(small_run: SmallRun) -> None
     first = body.index("Verdicts")
     assert first < body.index("What each scenario changes") < body.index("Road oil and rail-sea")
     assert "万TEU" in body and " Mt " in body and "%/yr" in body
-    assert "Rail-water (铁水联运" in body and "e-bikes are NOT counted" in body
+    assert "Rail-water (铁水联运) = rail-sea + rail-river" in body and "e-bikes are NOT counted" in body
+    assert "Rail-water (rail-sea + rail-river, 铁水联运 as the plan words it) grows" in body
     assert "not evaluated (the run ends in 2025, before the target year 2030)" in body
     assert "True" not in body and not re.search(r"\d\.\d{6,}", body)  # no raw booleans or unformatted floats
     assert "sea shipping apart" in body.lower() or "sea apart" in body
