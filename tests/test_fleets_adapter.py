@@ -219,3 +219,25 @@ def test_dearer_oil_never_lowers_nev_sales(data) -> None:
     ]
     for lower, higher in itertools.pairwise(shares):
         assert (higher >= lower - 1e-9).all(), np.argwhere(higher < lower - 1e-9)[:5]
+
+
+def test_2020_use_is_the_covid_dip_below_a_normal_year(data, baseline) -> None:
+    """2020 vehicle-km of a listed segment = (1 - dip x factor) x the normal year's; 2021 on, the normal year's.
+    Coaches (dip 0.40): at factor 0 (no dip) their 2020 km are 1 / 0.6 of the shipped run's, the same after 2020."""
+    dip = data.parameters["covid"]["vkt_dip_2020"]["coach"]
+    normal = simulate_fleets(data, FleetLevers(), _params(3, fleet_covid_dip_factor=0.0), YEARS, 3)
+    coach = 3
+    assert baseline.vkt_bn[0, 0, coach] == pytest.approx((1.0 - dip) * normal.vkt_bn[0, 0, coach], rel=1e-12)
+    np.testing.assert_allclose(baseline.vkt_bn[0, 1:, coach], normal.vkt_bn[0, 1:, coach], rtol=1e-12)
+    heavy_truck = 6  # freight segments follow the freight model's 2020 tonnes: no dip of their own
+    assert baseline.vkt_bn[0, 0, heavy_truck] == pytest.approx(normal.vkt_bn[0, 0, heavy_truck], rel=1e-12)
+
+
+def test_a_bad_covid_dip_names_the_file_and_the_segment(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(DATA, tmp_path / "guangxi")
+    toml = tmp_path / "guangxi" / "fleets" / "parameters.toml"
+    toml.write_text(toml.read_text().replace("coach = 0.40", "coche = 0.40"))
+    with pytest.raises(DatasetError, match=r"covid\.vkt_dip_2020.*coche"):
+        load_fleet_data(tmp_path / "guangxi")

@@ -193,6 +193,12 @@ def _check(data: FleetData, base: Path) -> None:
             bad = rows.filter((pl.col("available") == 0) & (pl.col(col) > 0))
             if bad.height:
                 raise DatasetError(base / "powertrains.csv", f"{col} ({seg})", bad["powertrain"][0], "0 if unavailable")
+    dips = data.parameters.get("covid", {}).get("vkt_dip_2020", {})
+    for seg, dip in dips.items():
+        if seg not in SEG_SET:
+            raise DatasetError(base / "parameters.toml", "covid.vkt_dip_2020", seg, f"a segment of {sorted(SEG_SET)}")
+        if not isinstance(dip, int | float) or not 0.0 <= dip <= 0.9:
+            raise DatasetError(base / "parameters.toml", f"covid.vkt_dip_2020.{seg}", dip, "a share in [0, 0.9]")
     if set(data.fuels["fuel"].to_list()) != set(FUELS):
         raise DatasetError(base / "fuels.csv", "fuel", sorted(data.fuels["fuel"].to_list()), f"all of {FUELS}")
     growth_segments = set(data.growth["segment"].to_list())

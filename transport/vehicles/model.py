@@ -81,6 +81,16 @@ def simulate_fleets(
     return _result(data, levers, out, years, members, m)
 
 
+COVID_YEAR = 2020  # the calendar year of the dip (parameters.toml [covid]), whatever the dataset's base year
+
+
+def covid_use(data: FleetData, segment: str, years: np.ndarray, m: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(M, Y) use per vehicle relative to a normal year: 1 - dip x fleet_covid_dip_factor in 2020, 1 otherwise."""
+    dip = float(data.parameters.get("covid", {}).get("vkt_dip_2020", {}).get(segment, 0.0))
+    factor = np.asarray(m["fleet_covid_dip_factor"], dtype=float)[:, None]
+    return np.where(np.asarray(years)[None, :] == COVID_YEAR, 1.0 - dip * factor, 1.0)
+
+
 def engine_inputs(
     data: FleetData,
     levers: FleetLevers,
@@ -160,7 +170,7 @@ def engine_inputs(
                 else:
                     use = index
         mode = (modes or {}).get(seg, "stock")
-        vkt_new = row["vkt_km"] * m["fleet_vkt_factor"][:, None] * use
+        vkt_new = row["vkt_km"] * m["fleet_vkt_factor"][:, None] * use * covid_use(data, seg, years, m)
         uplift = row["real_world_uplift"] * m["fleet_real_world_factor"]
         inputs.append(
             SegmentInputs(
