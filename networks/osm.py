@@ -18,6 +18,8 @@ Tags read from ways (all optional except the layer tags):
 - `maxspeed`: km/h.   `start_date` / `end_date`: the year a link opens / closes (first four digits).
 - `inside_km`: km of the way inside the study area (default: all of it); used to report tkm on Guangxi's network.
 - `name`, `ref`, `lock`: kept as text; capacity groups are matched on `name` by the caller.
+- `link_id`: a stable id of the way for the caller to find it by (links column `link_id`; '' if the way has none,
+  as in a real extract, whose ways are named by `osm_way`). Display names may change; ids do not.
 """
 
 from __future__ import annotations
@@ -60,7 +62,18 @@ LAYER_RULES: dict[str, dict[str, frozenset[str]]] = {
     "inland_water": {"waterway": frozenset({"river", "canal"})},
     "sea": {"waterway": frozenset({"fairway"}), "route": frozenset({"ferry"})},
 }
-EXTRA_WAY_TAGS = ("railway", "waterway", "route", "distance", "start_date", "end_date", "inside_km", "usage", "lock")
+EXTRA_WAY_TAGS = (
+    "railway",
+    "waterway",
+    "route",
+    "distance",
+    "start_date",
+    "end_date",
+    "inside_km",
+    "usage",
+    "lock",
+    "link_id",
+)
 
 LINK_SCHEMA = {
     "layer": pl.Utf8,
@@ -73,6 +86,7 @@ LINK_SCHEMA = {
     "close_year": pl.Int64,
     "name": pl.Utf8,
     "osm_way": pl.Int64,
+    "link_id": pl.Utf8,
 }
 NODE_SCHEMA = {"node": pl.Int64, "layer": pl.Utf8, "osm_id": pl.Int64, "lon": pl.Float64, "lat": pl.Float64}
 OPEN_FOREVER = 9999
@@ -149,7 +163,7 @@ def load_osm_layers(
 
     nodes: node (int, 0..n-1), layer, osm_id, lon, lat.
     links: layer, from_node, to_node (node indices), length_km, inside_km, speed_kmh, open_year, close_year, name,
-    osm_way. One-way ways give one directed link per segment, others two. Ways in no layer are dropped.
+    osm_way, link_id. One-way ways give one directed link per segment, others two. Ways in no layer are dropped.
     """
     import osmnx as ox
 
@@ -197,6 +211,7 @@ def load_osm_layers(
                 _year(data.get("end_date"), OPEN_FOREVER),
                 _first(data.get("name")) or "",
                 way,
+                _first(data.get("link_id")) or "",
             )
         )
     nodes = pl.DataFrame(node_rows, schema=NODE_SCHEMA, orient="row")

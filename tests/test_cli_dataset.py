@@ -35,6 +35,13 @@ def test_shipped_dataset_is_valid(dataset_copy: Path) -> None:
         ("urban/base_shares.csv", NANNING_WALK, "nanning,walk,0.32,", ("share", "sum to 1")),
         ("urban/base_shares.csv", "city,mode,share", "city,mode,shares", ("share", "missing column")),
         ("urban/base_shares.csv", NANNING_WALK, "nanning,bicycle,0.22,", ("city+mode", "duplicate")),
+        # two ways with one link_id: the code finds ways by id, so the second would move with the first
+        (
+            "freight/trunk_network.osm",
+            'v="qinzhou_port_road"',
+            'v="g75_nanning_qinzhou"',
+            ("link_id", "g75_nanning_qinzhou", "one way per id"),
+        ),
     ],
 )
 def test_broken_tables_are_named(

@@ -188,6 +188,33 @@ def test_shipped_osm_is_authored_from_tables(tmp_path: Path) -> None:
     assert out.read_text() == (DATA / "freight" / F.TRUNK_OSM).read_text()
 
 
+@pytest.mark.parametrize(("old", "new"), [("qinzhou_port_road,", "g75_nanning_qinzhou,"), ("qinzhou_port_road,", ",")])
+def test_trunk_way_ids_are_unique_and_non_empty(tmp_path: Path, old: str, new: str) -> None:
+    import shutil
+
+    from transport.errors import DatasetError
+
+    folder = tmp_path / "freight"
+    shutil.copytree(DATA / "freight", folder)
+    path = folder / "trunk_ways.csv"
+    path.write_text(path.read_text().replace(old, new, 1))
+    with pytest.raises(DatasetError, match="link_id"):
+        F.author_trunk_osm(folder, tmp_path / "trunk.osm")
+
+
+def test_canal_lever_finds_the_canal_by_id_not_name(data: F.FreightData) -> None:
+    from dataclasses import replace
+
+    from transport.freight.names import PINGLU_CANAL
+    from transport.freight.network import _year_tables
+
+    renamed = replace(data, links=data.links.with_columns(pl.col("name").str.replace("Pinglu Canal", "平陆运河")))
+    _, links, _ = _year_tables(renamed, FreightLevers(pinglu_canal_open_year=2031), 2030)
+    canal = links.filter(pl.col("link_id") == PINGLU_CANAL)
+    assert canal.height == 2 and set(canal["open_year"]) == {2031} and set(canal["name"]) == {"平陆运河"}
+    assert (links.filter(pl.col("link_id") != PINGLU_CANAL)["open_year"] == 0).all()
+
+
 def test_bad_table_names_file_and_field(tmp_path: Path) -> None:
     import shutil
 

@@ -21,11 +21,10 @@ from scipy.sparse.csgraph import connected_components
 from networks.osm import snap_points
 from transport.dataset import Dataset, load_dataset, read_manifest
 from transport.errors import DatasetError, Problem, ScenarioError
-from transport.freight.names import TRUNK_OSM
+from transport.freight.names import PINGLU_CANAL, TRUNK_OSM
 from transport.levers import UNCERTAIN
 from transport.scenario import LogNormal, Normal, Scenario, Triangular, Uniform, load_scenario
 
-CANAL = "Pinglu Canal"  # the way the canal lever opens (transport.freight.network matches the same name)
 CANAL_NEVER = 2100
 NO_CAPACITY_GROUP = "none"  # terminals.csv: the terminal loads no capacity group
 SNAP_KM = 1.0  # a zone, terminal or new link end farther than this from its layer's nearest node is not on it
@@ -82,15 +81,16 @@ def check_new_link_places(scenario: Scenario, dataset: Dataset) -> list[Problem]
 
 
 def check_canal(scenario: Scenario, dataset: Dataset) -> list[Problem]:
-    """The canal lever moves the way named CANAL; a dataset without one can only say 'never' (2100)."""
+    """The canal lever moves the way with link_id PINGLU_CANAL; a dataset without one can only say 'never' (2100)."""
     year = scenario.levers.freight.pinglu_canal_open_year
-    if year == CANAL_NEVER or (dataset.freight.links["name"] == CANAL).any():
+    if year == CANAL_NEVER or (dataset.freight.links["link_id"] == PINGLU_CANAL).any():
         return []
     return [
         (
             "levers.freight.pinglu_canal_open_year",
             year,
-            f"{CANAL_NEVER} (never): freight/{TRUNK_OSM} has no way named '{CANAL}' for the lever to open",
+            f"{CANAL_NEVER} (never): freight/{TRUNK_OSM} has no way with link_id '{PINGLU_CANAL}' for the lever "
+            "to open",
         )
     ]
 
@@ -242,6 +242,17 @@ def check_link_lengths(dataset: Dataset) -> list[Problem]:
     return problems
 
 
+def check_link_ids(dataset: Dataset) -> list[Problem]:
+    """A link_id tags one way only (the code finds ways by id, e.g. the canal the lever opens; a second way with the
+    same id would move with it). Ways without one ('') are not checked."""
+    links = dataset.freight.links.filter(pl.col("link_id") != "")
+    ways = links.group_by("link_id").agg(pl.col("osm_way").unique().sort()).filter(pl.col("osm_way").list.len() > 1)
+    return [
+        (f"{TRUNK_OSM}: link_id (ways {', '.join(str(w) for w in row['osm_way'])})", row["link_id"], "one way per id")
+        for row in ways.sort("link_id").iter_rows(named=True)
+    ]
+
+
 def check_terminal_capacity_groups(dataset: Dataset) -> list[Problem]:
     """A terminal's capacity_group is 'none' or matches of terminal rows of capacity.csv joined by '+' (a rail-sea
     yard loads its yard and its port's berths)."""
@@ -331,7 +342,13 @@ def check_zone_connectivity(dataset: Dataset) -> list[Problem]:
     return problems
 
 
-DATASET_CHECKS = (check_link_lengths, check_terminal_capacity_groups, check_capacity_matches, check_zone_connectivity)
+DATASET_CHECKS = (
+    check_link_lengths,
+    check_link_ids,
+    check_terminal_capacity_groups,
+    check_capacity_matches,
+    check_zone_connectivity,
+)
 
 
 def check_dataset(dataset: Dataset) -> None:

@@ -32,6 +32,7 @@ class Column:
     min: float | None = None
     max: float | None = None
     allowed: frozenset[str] | None = None
+    unique: bool = False  # every row holds a different value (an id other tables and the code refer to)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,10 @@ def read_table(path: Path, spec: TableSpec, allowed: Mapping[str, Iterable[str]]
             continue
         columns[col.name] = _typed_column(path, raw, col, set(extra.get(col.name, ())) or None)
     df = pl.DataFrame(columns)
+    for col in spec.columns:
+        if col.unique and col.name in df.columns and df[col.name].n_unique() < df.height:
+            dup = df[col.name].filter(df[col.name].is_duplicated())[0]
+            raise DatasetError(path, col.name, dup, "a value on one row only (an id: unique)")
     if spec.key:
         dup = df.group_by(list(spec.key)).len().filter(pl.col("len") > 1)
         if dup.height:

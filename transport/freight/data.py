@@ -11,7 +11,15 @@ import polars as pl
 
 from networks.osm import load_osm_layers, write_osm_xml
 from transport.errors import DatasetError
-from transport.freight.names import CAPACITY_KINDS, COMMODITIES, LAYER_SET, TARGET_NAMES, TRUCK_CLASSES, TRUNK_OSM
+from transport.freight.names import (
+    CAPACITY_KINDS,
+    COMMODITIES,
+    LAYER_SET,
+    PINGLU_CANAL,
+    TARGET_NAMES,
+    TRUCK_CLASSES,
+    TRUNK_OSM,
+)
 from transport.tables import Column, TableSpec, read_table
 
 _ZONES = TableSpec(
@@ -43,6 +51,7 @@ _PLACES = TableSpec(
 _WAYS = TableSpec(
     "trunk_ways",
     (
+        Column("link_id", "str", doc="stable id of the way (tag link_id), e.g. pinglu_canal", unique=True),
         Column("layer", "str", allowed=LAYER_SET),
         Column("from", "str"),
         Column("to", "str"),
@@ -240,9 +249,15 @@ def author_trunk_osm(folder: Path, out: Path) -> None:
             if r[end] not in ids:
                 raise DatasetError(folder / "trunk_ways.csv", f"{end} (row {i + 2})", r[end], "a place of places.csv")
         key, value = tag_of.get(r["layer"], ("waterway", "fairway"))
-        if r["name"] == "Pinglu Canal":
+        if r["link_id"] == PINGLU_CANAL:
             value = "canal"
-        tags = {key: value, "name": r["name"], "distance": f"{r['distance_km']:g}", "inside_km": f"{r['inside_km']:g}"}
+        tags = {
+            key: value,
+            "link_id": r["link_id"],
+            "name": r["name"],
+            "distance": f"{r['distance_km']:g}",
+            "inside_km": f"{r['inside_km']:g}",
+        }
         if r["start_year"] > 0:
             tags["start_date"] = str(r["start_year"])
         if r["layer"] == "rail":

@@ -30,6 +30,9 @@ CHAIN_NAMES = tuple(c.name for c in CHAINS)
 BASE_YEAR = 2020
 
 
+# Ways the code finds, by their `link_id` (trunk_ways.csv, the `link_id` tag of trunk_network.osm): ids are stable,
+# display names are for people and may change.
+PINGLU_CANAL = "pinglu_canal"  # the way the canal lever (freight.pinglu_canal_open_year) opens
 T_PER_TEU = 10.0  # tonnes of cargo per TEU incl. empties (assumption 8-13; README "Rail-sea TEU")
 TRUNK_OSM = "trunk_network.osm"
 

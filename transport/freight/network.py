@@ -12,7 +12,7 @@ from networks.graph import ATTRS, MultimodalGraph, build_multimodal_graph
 from networks.osm import OPEN_FOREVER
 from transport.errors import DatasetError
 from transport.freight.data import FreightData
-from transport.freight.names import BASE_YEAR, COMMODITIES, MODES, T_PER_TEU
+from transport.freight.names import BASE_YEAR, COMMODITIES, MODES, PINGLU_CANAL, T_PER_TEU
 from transport.levers.base import year_path
 from transport.levers.freight import FreightLevers
 
@@ -30,7 +30,7 @@ def _year_tables(
     """Nodes, links and terminals of `year` under the levers (canal year, new links, spurs)."""
     nodes, links = data.nodes, data.links
     links = links.with_columns(
-        pl.when(pl.col("name") == "Pinglu Canal")
+        pl.when(pl.col("link_id") == PINGLU_CANAL)
         .then(pl.lit(levers.pinglu_canal_open_year, dtype=pl.Int64))
         .otherwise(pl.col("open_year"))
         .alias("open_year")
@@ -41,7 +41,7 @@ def _year_tables(
         node_rows, link_rows = [], []
         n = nodes.height
         speed = dict(zip(data.modes["mode"], data.modes["speed_kmh"], strict=True))
-        for link in levers.new_links:
+        for i, link in enumerate(levers.new_links):
             ends = []
             for place in (link.from_place, link.to_place):
                 if place not in set(data.places["place"].to_list()):
@@ -68,6 +68,7 @@ def _year_tables(
                         OPEN_FOREVER,
                         link.name or f"{link.from_place}-{link.to_place}",
                         -1,
+                        f"new_links[{i}]",  # its own id: never one of the dataset's (no lever can move it)
                     )
                 )
         links = pl.concat([links, pl.DataFrame(link_rows, schema=links.schema, orient="row")])
