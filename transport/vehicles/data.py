@@ -193,6 +193,11 @@ def _check(data: FleetData, base: Path) -> None:
             bad = rows.filter((pl.col("available") == 0) & (pl.col(col) > 0))
             if bad.height:
                 raise DatasetError(base / "powertrains.csv", f"{col} ({seg})", bad["powertrain"][0], "0 if unavailable")
+    smoothing = data.parameters.get("ownership", {}).get("income_smoothing_years", 1)
+    if not isinstance(smoothing, int) or isinstance(smoothing, bool) or smoothing < 1 or smoothing % 2 == 0:
+        raise DatasetError(
+            base / "parameters.toml", "ownership.income_smoothing_years", smoothing, "an odd whole number of years >= 1"
+        )
     dips = data.parameters.get("covid", {}).get("vkt_dip_2020", {})
     for seg, dip in dips.items():
         if seg not in SEG_SET:

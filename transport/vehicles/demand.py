@@ -11,12 +11,20 @@ from transport.vehicles.data import FleetData
 
 
 def gdp_per_capita_kyuan(data: FleetData, years: np.ndarray, growth_shift: np.ndarray) -> np.ndarray:
-    """GDP per capita (M, Y) in thousand 2020 yuan from the 2020 level, GDP growth (+ shift after 2020), population."""
+    """Expected GDP per capita (M, Y) in thousand 2020 yuan from the 2020 level, GDP growth (+ shift after 2020),
+    population.
+
+    Car purchases follow expected (permanent) income, not one year's GDP: the growth is the centred mean over
+    `ownership.income_smoothing_years` years (README "Car ownership"). With the yearly path, Guangxi's 7.5 % (2021) and
+    2.9 % (2022) made private-car sales swing +25 % then -44 %, which no registration series shows."""
     macro = data.macro.sort("year")
     mx = macro["year"].to_numpy().astype(float)
     years = np.asarray(years, dtype=float)
     all_years = np.arange(2017, max(years.max(), 2020) + 1, dtype=float)
-    growth = np.interp(all_years, mx, macro["gdp_growth_per_yr"].to_numpy())
+    growth = _centred_mean(
+        np.interp(all_years, mx, macro["gdp_growth_per_yr"].to_numpy()),
+        int(data.parameters["ownership"].get("income_smoothing_years", 1)),
+    )
     shift = np.where(all_years[None, :] > 2020, np.asarray(growth_shift, float)[:, None], 0.0)
     level = np.cumprod(1.0 + np.where(all_years[None, :] > 2017, growth[None, :] + shift, 0.0), axis=1)
     level = level / level[:, [2020 - 2017]]
@@ -24,6 +32,13 @@ def gdp_per_capita_kyuan(data: FleetData, years: np.ndarray, growth_shift: np.nd
     gdp_pc = float(data.parameters["ownership"]["gdp_per_capita_2020_kyuan"]) * level * (pop[2020 - 2017] / pop)
     idx = (years - 2017).astype(int)
     return gdp_pc[:, idx]
+
+
+def _centred_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving mean over an odd `window`, the ends padded with their nearest value (window 1: unchanged)."""
+    half = window // 2
+    padded = np.pad(values, half, mode="edge")
+    return np.convolve(padded, np.full(window, 1.0 / window), mode="valid")
 
 
 def population_m(data: FleetData, years: np.ndarray) -> np.ndarray:
