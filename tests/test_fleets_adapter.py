@@ -241,3 +241,22 @@ def test_a_bad_covid_dip_names_the_file_and_the_segment(tmp_path: Path) -> None:
     toml.write_text(toml.read_text().replace("coach = 0.40", "coche = 0.40"))
     with pytest.raises(DatasetError, match=r"covid\.vkt_dip_2020.*coche"):
         load_fleet_data(tmp_path / "guangxi")
+
+
+def test_private_car_sales_have_no_step_no_registration_series_shows(data) -> None:
+    """Sales follow the ownership curve on expected income: no year-on-year change beyond 15 % in 2020-2030 (China's
+    passenger-car sales moved -6 % to +10 % a year in 2019-2022); with the yearly GDP path it was +25 %, then -44 %."""
+    res = simulate_fleets(data, FleetLevers(), {}, np.arange(2020, 2031), 1)
+    sales = res.sales[0, :, 0].sum(-1)
+    change = sales[1:] / sales[:-1] - 1.0
+    assert np.abs(change).max() < 0.15, np.round(change, 3)
+
+
+def test_centred_mean_of_growth_by_hand() -> None:
+    from transport.vehicles.demand import _centred_mean
+
+    growth = np.array([0.068, 0.060, 0.037, 0.075, 0.029])
+    smoothed = _centred_mean(growth, 3)
+    assert smoothed[3] == pytest.approx((0.037 + 0.075 + 0.029) / 3, rel=1e-12)
+    assert smoothed[0] == pytest.approx((0.068 + 0.068 + 0.060) / 3, rel=1e-12)  # the end padded with itself
+    np.testing.assert_array_equal(_centred_mean(growth, 1), growth)
