@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from fleets import POWERTRAINS as POWERTRAINS_ORDER
 from transport.errors import DatasetError
 from transport.levers.fleets import UNCERTAIN, FleetLevers, SalesRule, ScrappageProgramme
 from transport.vehicles import ActivityInput, calibrate, load_fleet_data, simulate_fleets
@@ -260,3 +261,18 @@ def test_centred_mean_of_growth_by_hand() -> None:
     assert smoothed[3] == pytest.approx((0.037 + 0.075 + 0.029) / 3, rel=1e-12)
     assert smoothed[0] == pytest.approx((0.068 + 0.068 + 0.060) / 3, rel=1e-12)  # the end padded with itself
     np.testing.assert_array_equal(_centred_mean(growth, 1), growth)
+
+
+def test_heavy_truck_lng_follows_the_lng_diesel_spread(data) -> None:
+    """Cheaper gas or dearer diesel raises the LNG share of heavy-truck sales in every year after 2020, and the
+    response is large (China's LNG truck sales tripled in 2023 when LNG fell against diesel), not a fixed ~6 %."""
+    gas = POWERTRAINS_ORDER.index("gas")
+
+    def lng(**over: float) -> np.ndarray:
+        res = simulate_fleets(data, FleetLevers(), _params(1, **over), SHORT, 1)
+        sales = res.sales[0, :, 6]
+        return sales[:, gas] / sales.sum(-1)
+
+    central, cheap_gas, dear_oil = lng(), lng(fleet_gas_price_factor=0.6), lng(fleet_oil_price_factor=1.5)
+    assert (cheap_gas[1:] > central[1:]).all() and (dear_oil[1:] > central[1:]).all()
+    assert cheap_gas[3] > 2.0 * central[3]  # 2023: at 40 % cheaper gas the LNG share more than doubles

@@ -124,6 +124,9 @@ UNCERTAIN: dict[str, Uncertain] = {
         1.0, "1", "Multiplier on the 2020 (COVID-19) dip of use per vehicle below a normal year", 0.5, 1.5
     ),
     "fleet_oil_price_factor": Uncertain(1.0, "1", "Multiplier on gasoline and diesel prices after 2020", 0.7, 1.5),
+    "fleet_gas_price_factor": Uncertain(
+        1.0, "1", "Multiplier on natural-gas (CNG, LNG) prices after 2020: the LNG-diesel spread of trucks", 0.6, 1.4
+    ),
     "fleet_km_sigma": Uncertain(
         0.3, "1", "Log-sd of per-vehicle kilometres within a cohort (spread of km-limit scrappage)", 0.1, 0.5
     ),

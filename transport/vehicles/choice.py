@@ -22,8 +22,11 @@ def _learning_ratio(data: FleetData, column: str, years: np.ndarray) -> np.ndarr
     return q / np.exp(np.interp(2020.0, xs, ys))
 
 
-def fuel_price_yuan_mj(data: FleetData, fuel: str, years: np.ndarray, oil_factor: np.ndarray) -> np.ndarray:
-    """Fuel price per MJ (M, Y): 2020 price, real trend (held at a floor), oil factor on gasoline/diesel after 2020."""
+def fuel_price_yuan_mj(
+    data: FleetData, fuel: str, years: np.ndarray, oil_factor: np.ndarray, gas_factor: np.ndarray | None = None
+) -> np.ndarray:
+    """Fuel price per MJ (M, Y): 2020 price, real trend (held at a floor), oil factor on gasoline/diesel and gas
+    factor on natural gas after 2020."""
     price0 = data.fuel(fuel, "price_yuan_per_unit") / data.fuel(fuel, "mj_per_unit")
     dt = np.maximum(np.asarray(years, float) - 2020.0, 0.0)
     trend = np.maximum((1.0 + data.fuel(fuel, "price_growth_per_yr")) ** dt, data.fuel(fuel, "price_floor_ratio"))
@@ -31,6 +34,8 @@ def fuel_price_yuan_mj(data: FleetData, fuel: str, years: np.ndarray, oil_factor
     if fuel in ("gasoline", "diesel"):
         factor = np.where(dt[None, :] > 0, np.asarray(oil_factor, float)[:, None], 1.0)
         path = path * factor
+    if fuel == "natural_gas" and gas_factor is not None:
+        path = path * np.where(dt[None, :] > 0, np.asarray(gas_factor, float)[:, None], 1.0)
     return path
 
 
@@ -44,6 +49,7 @@ class ChoiceContext:
     real_world: np.ndarray
     phev_uf: np.ndarray
     vkt_factor: np.ndarray
+    gas_factor: np.ndarray
 
 
 def tco_yuan_yr(
@@ -86,7 +92,10 @@ def tco_yuan_yr(
     cost_km = np.zeros((ctx.members, len(years), P))
     for j, p in enumerate(POWERTRAINS):
         f = fuel_of[p]
-        per_mj = fuel_price_yuan_mj(data, f, years, ctx.oil_factor) + carbon * data.fuel(f, "ttw_kgco2_per_gj") / 1e6
+        per_mj = (
+            fuel_price_yuan_mj(data, f, years, ctx.oil_factor, ctx.gas_factor)
+            + carbon * data.fuel(f, "ttw_kgco2_per_gj") / 1e6
+        )
         if p == "phev":
             elec = fuel_price_yuan_mj(data, "electricity", years, ctx.oil_factor)
             uf = ctx.phev_uf[:, None]
@@ -144,6 +153,7 @@ def _history_ctx() -> ChoiceContext:
         d["fleet_real_world_factor"],
         d["fleet_phev_utility_factor"],
         d["fleet_vkt_factor"],
+        d["fleet_gas_price_factor"],
     )
 
 

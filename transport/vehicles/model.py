@@ -114,6 +114,7 @@ def engine_inputs(
         m["fleet_real_world_factor"],
         m["fleet_phev_utility_factor"],
         m["fleet_vkt_factor"],
+        m["fleet_gas_price_factor"],
     )
     n_years = len(years)
     subsidy = year_path(levers.nev_subsidy_share, years)
