@@ -6,6 +6,7 @@ subset (runs/fonts). The builders take plain polars frames, so they are testable
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import altair as alt
@@ -13,6 +14,8 @@ import polars as pl
 import vl_convert as vlc
 
 from transport.freight.names import MODES as FREIGHT_MODES
+from transport.scenario import DATA_DIR, DEFAULT_DATASET
+from transport.urban.data import city_names_zh
 
 FONT_DIR = Path(__file__).parent / "fonts"
 FONT = "Noto Sans CJK TC"
@@ -20,29 +23,19 @@ WIDTH = 520
 HEIGHT = 300
 SOURCE = "Source: Guangxi transport model (this repository), shipped Guangxi dataset; see report assumptions."
 
-PLACE_NAMES = {
-    "nanning": "Nanning 南宁",
-    "liuzhou": "Liuzhou 柳州",
-    "guilin": "Guilin 桂林",
-    "wuzhou": "Wuzhou 梧州",
-    "beihai": "Beihai 北海",
-    "fangchenggang": "Fangchenggang 防城港",
-    "qinzhou": "Qinzhou 钦州",
-    "guigang": "Guigang 贵港",
-    "yulin": "Yulin 玉林",
-    "baise": "Baise 百色",
-    "hezhou": "Hezhou 贺州",
-    "hechi": "Hechi 河池",
-    "laibin": "Laibin 来宾",
-    "chongzuo": "Chongzuo 崇左",
-}
-
 _fonts_registered = False
 
 
+@functools.cache
+def _names_zh() -> dict[str, str]:
+    return city_names_zh(DATA_DIR / DEFAULT_DATASET)
+
+
 def place_label(city: str) -> str:
-    """Display name 'Pinyin 汉字' of a city id."""
-    return PLACE_NAMES.get(city.lower(), city)
+    """Display name 'Pinyin 汉字' of a city id; the Chinese name is the shipped dataset's (urban/cities.csv name_zh),
+    a place without one keeps its id. Only the urban model's cities are labelled (green-trip shares and verdict)."""
+    zh = _names_zh().get(city.lower())
+    return f"{city.lower().capitalize()} {zh}" if zh else city
 
 
 def _finish(chart: alt.TopLevelMixin, title: str, subtitle: str) -> alt.TopLevelMixin:

@@ -89,6 +89,19 @@ def test_verdict_sentence_by_hand() -> None:
     assert "peaks in 2027 at 11.00 Mt" in oil and "MET, 3 years early" in oil and "not ruled out" not in oil
 
 
+def test_place_labels_come_from_the_dataset_cities() -> None:
+    from runs.charts import place_label
+    from transport.scenario import DATA_DIR, DEFAULT_DATASET
+
+    rows = list(
+        csv.DictReader(
+            line for line in (DATA_DIR / DEFAULT_DATASET / "urban" / "cities.csv").open() if not line.startswith("#")
+        )
+    )
+    assert rows and all(place_label(r["city"]) == f"{r['city'].capitalize()} {r['name_zh']}" for r in rows)
+    assert place_label("Nanning") == "Nanning 南宁" and place_label("QinzhouPort") == "QinzhouPort"
+
+
 def test_hindcast_misses_are_misses() -> None:
     rows = pl.DataFrame(
         {

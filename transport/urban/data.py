@@ -119,6 +119,13 @@ def _float_table(raw: Mapping[str, Any], section: str, keys: Sequence[str], path
     return out
 
 
+def city_names_zh(folder: Path) -> dict[str, str]:
+    """Chinese name of each city of the dataset rooted at `folder` (urban/cities.csv: city id -> name_zh), the one
+    owner of the names the report and charts print beside the pinyin."""
+    cities = read_table(Path(folder) / "urban" / "cities.csv", CITIES_SPEC)
+    return dict(zip(cities["city"].to_list(), cities["name_zh"].to_list(), strict=True))
+
+
 def load_urban_data(folder: Path) -> UrbanData:
     """Load and check the urban tables of the dataset rooted at `folder` (reads `folder/urban/`)."""
     base = Path(folder) / "urban"
