@@ -12,7 +12,7 @@ from networks.choice import grouped_logit_split
 from networks.graph import ATTRS, MultimodalGraph, chain_paths
 from transport.freight.data import FreightData
 from transport.freight.frames import MSA_TOLERANCE
-from transport.freight.names import CHAINS, COMMODITIES, MODES, PORT_WORDS, PORTS, RIVER_PORTS, T_PER_TEU
+from transport.freight.names import CHAINS, COMMODITIES, MODES, PORT_WORDS, PORTS, RIVER_PORTS, T_PER_TEU, Asc
 from transport.freight.network import YearPrices, _capacity, _element_cost
 from transport.levers.freight import FreightLevers
 
@@ -33,6 +33,9 @@ SERVICE_GAP_WEIGHT = 100.0
 # Coastal shipping Beibu Gulf <-> Guangdong for Guangxi cargo is rare next to the Xijiang and road routes; the
 # constant keeps it small (assumption: -2, i.e. e^-2 = 0.14 of the odds at equal cost; range -3..-1; README).
 COASTAL_ASC = -2.0
+# The fitted constants weighting Routes.features columns A + G + 1 .. A + G + 5, in that order (A + G + 6 is the coastal
+# constant, A + G + 7 the inland-water containers, Asc.WATER_CONTAINERS)
+FEATURE_CONSTANTS = (Asc.RAIL, Asc.WATER, Asc.RAILSEA, Asc.LOG_KM_RAIL, Asc.LOG_KM_WATER)
 
 
 # --- loading
@@ -161,7 +164,7 @@ class Choice:
     """Member-specific choice parameters: logit scale and calibrated constants."""
 
     theta: np.ndarray  # (C, M) per yuan/t
-    asc: np.ndarray  # (M, 6): rail, water, railsea, log-km rail, log-km water, water containers
+    asc: np.ndarray  # (M, len(Asc)): chain constants, columns named by transport.freight.names.Asc
 
 
 def entry_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choice: Choice) -> np.ndarray:
@@ -182,9 +185,9 @@ def entry_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choic
     weights[:, :n_a] = -theta * prices.coef.transpose(1, 2, 0)
     weights[:, n_a : n_a + n_g] = -theta * penalty[:n_g].reshape(n_g, members)
     weights[:, n_a + n_g] = theta[:, 0] * (prices.railsea_subsidy_yuan_t - penalty[n_g])
-    weights[:, n_a + n_g + 1 : n_a + n_g + 6] = a[:, :5].T
-    weights[:, n_a + n_g + 6] = 1.0
-    weights[:, n_a + n_g + 7] = a[:, 5]
+    weights[:, n_a + n_g + 1 : n_a + n_g + 6] = a[:, list(FEATURE_CONSTANTS)].T
+    weights[:, n_a + n_g + 6] = 1.0  # the coastal constant is in the feature (COASTAL_ASC), not fitted
+    weights[:, n_a + n_g + 7] = a[:, Asc.WATER_CONTAINERS]
     util = np.empty((len(routes.entries), members))
     bounds = routes.commodity_bounds
     for c in range(len(COMMODITIES)):

@@ -22,7 +22,7 @@ from transport.freight.assignment import (
 )
 from transport.freight.data import Calibration, FreightData
 from transport.freight.demand import GRAVITY_BETA_PER_YUAN, gravity_demand
-from transport.freight.names import BASE_YEAR, COMMODITIES, MODES, T_PER_TEU, TARGET_NAMES
+from transport.freight.names import BASE_YEAR, COMMODITIES, MODES, T_PER_TEU, TARGET_NAMES, Asc
 from transport.freight.network import _element_cost, year_graph, year_prices
 from transport.levers.freight import UNCERTAIN, FreightLevers
 
@@ -142,8 +142,8 @@ def calibrate_base_year(
     outside = 0.0 if start is None else start.carrier_outside_mt
     corridor = 1.0 if start is None else start.corridor_factor
     if start is None:
-        asc = np.zeros((members, 6))
-        asc[:, 2] = -1.0
+        asc = np.zeros((members, len(Asc)))
+        asc[:, Asc.RAILSEA] = -1.0
     else:
         asc = np.repeat(start.asc[:1], members, axis=0)
     fitted = list(range(len(target))) if fit_demand else _CONSTANT_TARGETS
@@ -190,16 +190,16 @@ def calibrate_base_year(
                 beta *= road_haul**1.5
                 corridor = float(np.clip(corridor * np.mean(ratio[:, _T["changzhou_lock_t"]]) ** 1.5, 0.05, 50.0))
             step = np.clip(np.log(ratio), -MAX_LOG_STEP, MAX_LOG_STEP)
-            asc[:, 0] += step[:, _T["rail_t"]]
-            asc[:, 1] += step[:, _T["inland_port_t"]]
-            asc[:, 2] += step[:, _T["railsea_teu"]]
+            asc[:, Asc.RAIL] += step[:, _T["rail_t"]]
+            asc[:, Asc.WATER] += step[:, _T["inland_port_t"]]
+            asc[:, Asc.RAILSEA] += step[:, _T["railsea_teu"]]
             haul = np.log(_haul(target, _T["rail_t"]) / _haul(model, _T["rail_t"]))
-            asc[:, 3] += LOG_KM_STEP * np.clip(haul, -MAX_LOG_STEP, MAX_LOG_STEP)
-            asc[:, 5] += step[:, _T["inland_port_teu"]]
+            asc[:, Asc.LOG_KM_RAIL] += LOG_KM_STEP * np.clip(haul, -MAX_LOG_STEP, MAX_LOG_STEP)
+            asc[:, Asc.WATER_CONTAINERS] += step[:, _T["inland_port_teu"]]
             if fit_demand:
                 # long water hauls (to the Pearl River Delta, through the lock) beyond what cost explains: the log-km
                 # water term follows the lock's ratio together with the corridor demand (central fit only)
-                asc[:, 4] += LOG_KM_STEP * step[:, _T["changzhou_lock_t"]] * 0.5
+                asc[:, Asc.LOG_KM_WATER] += LOG_KM_STEP * step[:, _T["changzhou_lock_t"]] * 0.5
         loading, gap, new_penalty = assign_year(
             data,
             levers,

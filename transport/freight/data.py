@@ -182,7 +182,7 @@ class Calibration:
     intra_factor: float
     sea_total_mt: np.ndarray  # (C,)
     corridor_factor: float  # Xijiang corridor demand (transport.freight.demand.CORRIDOR_*), fitted to the lock
-    asc: np.ndarray  # (M, 6): rail, water, railsea, log-km rail, log-km water, water containers
+    asc: np.ndarray  # (M, len(Asc)): chain constants, columns named by transport.freight.names.Asc
     # Guangxi carriers' inland-water tonnes that never touch the modelled network (their ships working the Pearl River
     # Delta and other provinces' waters): carrier statistics (R14) less the modelled shipments, 2020, Mt
     carrier_outside_mt: float

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 from networks.graph import DEFAULT_CHAINS, ChainSpec
 
 COMMODITIES = ("containers", "coal", "metal_ores", "minerals_building", "agriculture", "manufactured", "other")
@@ -27,6 +29,20 @@ CHAINS: tuple[ChainSpec, ...] = (
     ChainSpec("rail_river", ("road", "rail", "inland_water", "road")),
 )
 CHAIN_NAMES = tuple(c.name for c in CHAINS)
+
+
+class Asc(IntEnum):
+    """Columns of the chain constants (Calibration.asc and Choice.asc: members x len(Asc)), fitted in the base year by
+    transport.freight.calibration and weighted into the utility by transport.freight.assignment.entry_utility."""
+
+    RAIL = 0  # rail and rail-sea chains of every commodity but containers (fits rail tonnes)
+    WATER = 1  # chains using inland water (fits the inland ports' tonnes)
+    RAILSEA = 2  # rail-sea chains of containers (fits the rail-sea TEU)
+    LOG_KM_RAIL = 3  # weight of log(1 + rail km / 100) (fits the rail haul)
+    LOG_KM_WATER = 4  # weight of log(1 + inland-water km / 100) (follows the Changzhou lock, central fit only)
+    WATER_CONTAINERS = 5  # containers on the Xijiang's barge services (fits the inland ports' TEU)
+
+
 BASE_YEAR = 2020
 
 
