@@ -12,6 +12,7 @@ import polars as pl
 from transport.errors import ScenarioError
 from transport.levers.base import year_path
 from transport.levers.urban import UNCERTAIN, UrbanLevers
+from transport.result_tables import RESULT_COLUMNS
 from transport.tables import label_series
 from transport.urban.calibration import calibrate_constants
 from transport.urban.choice import mixed_shares, trip_length_bands
@@ -265,14 +266,7 @@ def simulate_urban(
             "trips_m": (trips_mode / 1e6).reshape(-1),
             "share": shares.reshape(-1),
         },
-        schema={
-            "member": pl.Int32,
-            "year": pl.Int32,
-            "city": pl.Utf8,
-            "mode": pl.Utf8,
-            "trips_m": pl.Float64,
-            "share": pl.Float64,
-        },
+        schema=RESULT_COLUMNS["urban"],
     )
     return UrbanResult(
         urban=frame,
