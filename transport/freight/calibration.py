@@ -22,7 +22,7 @@ from transport.freight.assignment import (
 )
 from transport.freight.data import Calibration, FreightData
 from transport.freight.demand import GRAVITY_BETA_PER_YUAN, gravity_demand
-from transport.freight.names import BASE_YEAR, COMMODITIES, MODES, T_PER_TEU, TARGET_NAMES, Asc
+from transport.freight.names import COMMODITIES, MODES, T_PER_TEU, TARGET_NAMES, Asc
 from transport.freight.network import _element_cost, year_graph, year_prices
 from transport.levers.freight import UNCERTAIN, FreightLevers
 
@@ -122,8 +122,8 @@ def calibrate_base_year(
     """
     levers = levers or FreightLevers()
     fit_demand = start is None
-    graph = year_graph(data, levers, BASE_YEAR)
-    prices = year_prices(data, levers, params, BASE_YEAR, members)
+    graph = year_graph(data, levers, data.base_year)
+    prices = year_prices(data, levers, params, data.base_year, members)
     zero_pen = np.zeros((len(graph.groups) + 1, members))
     routes = find_routes(graph, _element_cost(graph, prices, zero_pen))
     if start is None:
@@ -149,7 +149,7 @@ def calibrate_base_year(
     fitted = list(range(len(target))) if fit_demand else _CONSTANT_TARGETS
     theta = member_theta(data, params, members)
     service = np.full(members, base_service_mt(data))
-    capacity, scale = year_capacity(data, graph, levers, BASE_YEAR, service, members)
+    capacity, scale = year_capacity(data, graph, levers, data.base_year, service, members)
     power = bpr_power(len(capacity))
     volume = np.full(members, target[_T["railsea_teu"]] * T_PER_TEU / 1e6)
     service_penalty = congestion_penalty(volume, service, scale[-1], beta=SERVICE_BPR_POWER)
@@ -208,7 +208,7 @@ def calibrate_base_year(
             dm,
             im,
             Choice(theta, asc),
-            BASE_YEAR,
+            data.base_year,
             max_iter=20,
             start_penalty=penalty,
             service_mt=service,
@@ -221,7 +221,8 @@ def calibrate_base_year(
     names = [*TARGET_NAMES, *[f"port_t_{c}" for c in COMMODITIES]]
     residuals = {n: float(np.mean(model[:, i]) / target[i] - 1.0) for i, n in enumerate(names)}
     log.info(
-        "freight 2020 calibration (%s): %d fixed-point iterations, MSA gap %.1e, residuals (model/target - 1) %s",
+        "freight %d calibration (%s): %d fixed-point iterations, MSA gap %.1e, residuals (model/target - 1) %s",
+        data.base_year,
         "all" if fit_demand else "constants",
         it_total,
         gap,

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from networks.osm import load_osm_layers, write_osm_xml
+from transport.dataset import read_manifest
 from transport.errors import DatasetError
 from transport.freight.names import (
     CAPACITY_KINDS,
@@ -212,6 +213,7 @@ class FreightData:
     trucks: pl.DataFrame
     nodes: pl.DataFrame
     links: pl.DataFrame
+    base_year: int  # the dataset's base year (dataset.toml): the year calibrated, where every run starts
     calibration: Calibration | None = None
     cache: dict[str, object] = field(default_factory=dict)
 
@@ -268,7 +270,8 @@ def author_trunk_osm(folder: Path, out: Path) -> None:
 
 def load_freight_data(folder: Path) -> FreightData:
     """Read and check the freight tables of a dataset folder (e.g. transport/data/guangxi); calibration is the
-    separate step `transport.freight.calibration.calibrate_freight`."""
+    separate step `transport.freight.calibration.calibrate_freight`. The base year is the manifest's (dataset.toml)."""
+    base_year = read_manifest(Path(folder)).base_year
     base = Path(folder) / "freight"
     places = read_table(base / "places.csv", _PLACES)
     known = set(places["place"].to_list())
@@ -328,5 +331,6 @@ def load_freight_data(folder: Path) -> FreightData:
         trucks,
         nodes,
         links,
+        base_year,
     )
     return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from transport.freight.data import FreightData
-from transport.freight.names import BASE_YEAR, COMMODITIES
+from transport.freight.names import COMMODITIES
 from transport.levers.base import year_path
 
 # Gravity deterrence per yuan/t of least generalized cost (assumption; with beta_factor per commodity; README).
@@ -119,7 +119,7 @@ def commodity_elasticity(data: FreightData, years: np.ndarray) -> np.ndarray:
     start = data.commodities["gdp_elasticity_2020"].to_numpy()[None, :]
     long_run = data.commodities["gdp_elasticity"].to_numpy()[None, :]
     half_life = data.commodities["elasticity_half_life_yr"].to_numpy()[None, :]
-    age = (np.asarray(years, dtype=float) - BASE_YEAR)[:, None]
+    age = (np.asarray(years, dtype=float) - data.base_year)[:, None]
     return long_run + (start - long_run) * 0.5 ** (np.maximum(age, 0.0) / half_life)
 
 

@@ -65,10 +65,12 @@ def _with_theta(data: FreightData, bulk: float, containers: float) -> FreightDat
 def _elasticities(data: FreightData, members: int, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Arc elasticities (per member) of bulk rail tonnes and of rail-sea TEU to a TARIFF_STEP rise of rail tariffs in
     2020, the 2020 constants held."""
-    years = np.array([2020])
+    years = np.array([data.base_year])
     params = {"freight_logit_scale": scale}
     base = freight_arrays(data, FreightLevers(), params, years, members)
-    dearer = freight_arrays(data, FreightLevers(rail_tariff_change={2020: TARIFF_STEP}), params, years, members)
+    dearer = freight_arrays(
+        data, FreightLevers(rail_tariff_change={data.base_year: TARIFF_STEP}), params, years, members
+    )
     bulk = [i for i, c in enumerate(COMMODITIES) if c != "containers"]
     rail = MODES.index("rail")
 
@@ -100,7 +102,7 @@ def estimate(data: FreightData, levers: FreightLevers) -> Estimate:
         bulk0 * _crossing(GRID, e_bulk, ELASTICITY_BAND[0]),
     )
     record = data.railsea_record.filter(pl.col("year").is_in(FIT_YEARS)).sort("year")
-    years = np.arange(2020, max(FIT_YEARS) + 1)
+    years = np.arange(data.base_year, max(FIT_YEARS) + 1)
     per_train = teu_per_train(data, years)
     candidates = box0 * GRID
     sse, e_box = [], []
@@ -108,7 +110,7 @@ def estimate(data: FreightData, levers: FreightLevers) -> Estimate:
         fitted = _with_theta(data, theta_bulk, float(theta))
         arrays = freight_arrays(fitted, levers, {}, years, 1)
         trains = arrays.railsea_teu[0].sum(axis=1) / per_train
-        model = np.array([trains[int(y) - 2020] for y in record["year"]])
+        model = np.array([trains[int(y) - data.base_year] for y in record["year"]])
         sse.append(float(np.sum(np.log(model / record["trains"].to_numpy()) ** 2)))
         e_box.append(float(_elasticities(fitted, 1, np.ones(1))[1][0]))
     e = np.array(e_box)
@@ -128,7 +130,8 @@ def estimate(data: FreightData, levers: FreightLevers) -> Estimate:
     trains = arrays.railsea_teu[0].sum(axis=1) / per_train
     e_b, e_x = _elasticities(final, 1, np.ones(1))
     fit = {
-        int(y): (float(trains[int(y) - 2020]), float(t)) for y, t in zip(record["year"], record["trains"], strict=True)
+        int(y): (float(trains[int(y) - data.base_year]), float(t))
+        for y, t in zip(record["year"], record["trains"], strict=True)
     }
     return Estimate(theta_bulk, bulk_range, theta_box, (low, high), float(e_b[0]), float(e_x[0]), fit)
 

@@ -43,9 +43,6 @@ class Asc(IntEnum):
     WATER_CONTAINERS = 5  # containers on the Xijiang's barge services (fits the inland ports' TEU)
 
 
-BASE_YEAR = 2020
-
-
 # Ways the code finds, by their `link_id` (trunk_ways.csv, the `link_id` tag of trunk_network.osm): ids are stable,
 # display names are for people and may change.
 PINGLU_CANAL = "pinglu_canal"  # the way the canal lever (freight.pinglu_canal_open_year) opens

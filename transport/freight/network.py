@@ -12,7 +12,7 @@ from networks.graph import ATTRS, MultimodalGraph, build_multimodal_graph
 from networks.osm import OPEN_FOREVER
 from transport.errors import DatasetError
 from transport.freight.data import FreightData
-from transport.freight.names import BASE_YEAR, COMMODITIES, MODES, PINGLU_CANAL, T_PER_TEU
+from transport.freight.names import COMMODITIES, MODES, PINGLU_CANAL, T_PER_TEU
 from transport.levers.base import year_path
 from transport.levers.freight import FreightLevers
 
@@ -155,7 +155,7 @@ def year_prices(
     rail_change = float(year_path(levers.rail_tariff_change, np.array([year]))[0])
     toll_change = float(year_path(levers.road_toll_change, np.array([year]))[0])
     rail_factor = (
-        np.asarray(params["freight_rail_tariff_factor"], dtype=float) if year > BASE_YEAR else np.ones(members)
+        np.asarray(params["freight_rail_tariff_factor"], dtype=float) if year > data.base_year else np.ones(members)
     )
     coef = np.zeros((members, len(COMMODITIES), len(ATTRS)))
     for mode in MODES:
