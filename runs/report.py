@@ -279,6 +279,22 @@ def scenario_changes(runs: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=dict.fromkeys(["scenario", "against", "lever", "before", "after"], pl.Utf8))
 
 
+def scenario_questions(runs: pl.DataFrame) -> pl.DataFrame:
+    """Which question each run's scenario answers: its parent and its description, and how to read the pair (the
+    differences with the parent are what the scenario adds; `history` is what happened)."""
+    rows = []
+    for run in runs.iter_rows(named=True):
+        parent = shipped_parent(run["scenario"]) or "-"
+        reading = {
+            "baseline": "the counterfactual: 2020 policies frozen",
+            "history": "what happened (2021-2025 as enacted); history - baseline = what those measures did",
+        }.get(run["scenario"], f"{run['scenario']} - {parent} = what {run['scenario']} adds" if parent != "-" else "")
+        rows.append(
+            {"scenario": run["scenario"], "extends": parent, "answers": reading, "description": run["description"]}
+        )
+    return pl.DataFrame(rows, schema=dict.fromkeys(["scenario", "extends", "answers", "description"], pl.Utf8))
+
+
 def land_freight_table(freight: pl.DataFrame) -> pl.DataFrame:
     """Per scenario, first and last year: each land mode's share of land tonne-km, and sea tonne-km apart."""
     total = freight.group_by("scenario", "year", "mode").agg(pl.col("tkm_bn").sum())
@@ -485,6 +501,8 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
         *_verdict_html(verdicts(targets, runs, railsea)),
         "<h2>Headline numbers</h2>",
         _html_table(headline_table(targets, runs)),
+        "<h2>What each scenario answers</h2>",
+        _html_table(scenario_questions(runs)),
         "<h2>What each scenario changes</h2>",
         "<p>Every lever whose value differs from the scenario it extends (year paths as year: value, interpolated "
         "between years; rule lists show the rules removed and added). Units and ranges: docs/levers.md; measures "
