@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import itertools
+import logging
 import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
 import numba
@@ -37,6 +38,10 @@ DEFAULT_CHUNK = 2000
 # routing, the emulator's design ~40 exact members once (~10 s, see transport.freight.emulator).
 EMULATE_ABOVE = 256
 FREIGHT_METHODS = ("auto", "exact", "emulated")
+# The Dask client's connect timeout, which is also how long it tries to reconnect to a lost scheduler (Dask's default
+# 30 s). A run cannot go on after a loss (chunks sent before it are cancelled, chunks sent during it wait for the
+# reconnection), so a longer wait only delays the error.
+SCHEDULER_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -130,8 +135,12 @@ def executor(kind: str, workers: int | None = None, scheduler: str | None = None
     if scheduler is not None:
         from distributed import Client
 
-        with Client(scheduler) as client:
-            yield client.get_executor()
+        with _quiet_distributed(), Client(scheduler, timeout=SCHEDULER_TIMEOUT_S) as client:
+            try:
+                yield client.get_executor()
+            except CancelledError:
+                # nothing here cancels a chunk: the client cancels every pending chunk when it loses the scheduler
+                raise SchedulerLost("the connection closed while chunks ran") from None
     elif kind == "local":
         # spawn, not fork: polars' and BLAS' thread pools do not survive a fork (children can deadlock)
         pool = ProcessPoolExecutor(
@@ -151,6 +160,29 @@ def executor(kind: str, workers: int | None = None, scheduler: str | None = None
         pool.shutdown(wait=True)
     else:
         yield None
+
+
+class SchedulerLost(ConnectionError):
+    """The Dask scheduler went away during a run (closed, killed, unreachable): its chunks were cancelled."""
+
+
+@contextlib.contextmanager
+def _quiet_distributed() -> Iterator[None]:
+    """The Dask client's own log lines off unless the CLI was asked for diagnostics (-v): a lost scheduler makes it
+    log every reconnection attempt with a traceback, and the run reports the loss itself, in one line."""
+    if logging.getLogger().getEffectiveLevel() <= logging.INFO:
+        yield
+        return
+    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] in {"distributed", "tornado"}]
+    loggers = [logging.getLogger(n) for n in {"distributed", "tornado", *names}]
+    levels = {logger: logger.level for logger in loggers}
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in levels.items():
+            logger.setLevel(level)
 
 
 class _SpawnProcessWithoutCtrlC(multiprocessing.context.SpawnProcess):

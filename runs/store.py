@@ -242,19 +242,29 @@ class ResultsStore:
         # Build the views file under a temporary name and rename it into place: an analyst who holds the old file
         # open keeps reading the old inode; nobody ever sees a half-built file.
         tmp = self.db_path.with_name(f".{self.db_path.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
-        con = duckdb.connect(":memory:")
+        leftovers = (tmp, tmp.with_name(tmp.name + ".wal"))
         try:
-            # the views are bound once at creation: relative paths must resolve against the results folder here too
-            con.execute("set file_search_path = ?", [str(self.root.resolve())])
-            con.execute(f"attach '{_quote(tmp.as_posix())}' as views (storage_version '{STORAGE_VERSION}')")
-            con.execute("use views")
-            self._create_views(con, self.runs_dir.name)
-            con.execute("use memory")
-            con.execute("detach views")
-        finally:
-            con.close()
-        os.replace(tmp, self.db_path)
+            tmp.unlink(missing_ok=True)
+            con = duckdb.connect(":memory:")
+            try:
+                # the views are bound once at creation: relative paths must resolve against the results folder here
+                con.execute("set file_search_path = ?", [str(self.root.resolve())])
+                con.execute(f"attach '{_quote(tmp.as_posix())}' as views (storage_version '{STORAGE_VERSION}')")
+                con.execute("use views")
+                self._create_views(con, self.runs_dir.name)
+                con.execute("use memory")
+                con.execute("detach views")
+            finally:
+                con.close()
+            os.replace(tmp, self.db_path)
+        except BaseException as exc:
+            # a full disk fails DuckDB's checkpoint: no half-written views file (nor its WAL) is left behind
+            for path in leftovers:
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            if isinstance(exc, duckdb.Error):
+                raise _duckdb_os_error(exc, self.db_path) from None
+            raise
         meta_path.write_text(json.dumps(wanted), encoding="utf-8")
 
     def _create_views(self, con: duckdb.DuckDBPyConnection, runs_prefix: str) -> None:
@@ -272,10 +282,10 @@ class ResultsStore:
 
     def write_run(self, run_id: str, tables: Mapping[str, pl.DataFrame]) -> Path:
         """Write all tables of one run to Parquet in staging, then publish them with one rename."""
-        staged = self.stage(run_id)
-        for table, frame in tables.items():
-            staged.write(table, frame)
-        return staged.publish()
+        with self.stage(run_id) as staged:  # a failed write removes the staging folder
+            for table, frame in tables.items():
+                staged.write(table, frame)
+            return staged.publish()
 
     def _publish(self, run_id: str, frames: Mapping[str, pl.DataFrame]) -> Path:
         return self.write_run(run_id, frames)
@@ -437,6 +447,16 @@ def storage_error(exc: OSError, where: Path | str) -> StoreError:
     return StoreError(target, "write", exc.strerror or str(exc), expected)
 
 
+def _duckdb_os_error(exc: duckdb.Error, path: Path) -> OSError:
+    """DuckDB's failure to write `path` as an OSError (DuckDB reports a full disk as an IO Error naming the
+    operating system's reason: the reason's errno is recovered, so `storage_error` gives the same hint)."""
+    text = str(exc)
+    for code in _STORAGE_HINTS:
+        if os.strerror(code) in text:
+            return OSError(code, os.strerror(code), str(path))
+    return OSError(errno.EIO, text.splitlines()[0] if text else type(exc).__name__, str(path))
+
+
 _STORAGE_HINTS = {
     errno.ENOSPC: "free disk space (no space left on device), or choose another --db",
     errno.EDQUOT: "free disk space (disk quota exceeded), or choose another --db",
@@ -444,6 +464,17 @@ _STORAGE_HINTS = {
     errno.EACCES: "a folder this user can write; choose another --db",
     errno.EPERM: "a folder whose files may be changed (immutable or not permitted); choose another --db",
 }
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write one Parquet part of a run: the one place a run's rows reach the disk (tests fail it here). A failed
+    write names its file (the OSError of a write, unlike an open's, carries no file name)."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
 
 
 class StagedRun:
@@ -468,7 +499,7 @@ class StagedRun:
         if table not in TABLES:
             raise ValueError(f"unknown result table {table}")
         name = f"{table}.parquet" if part == 0 else f"{table}.part-{part:05d}.parquet"
-        (self.folder / name).write_bytes(parquet)
+        write_file(self.folder / name, parquet)
         self.written.add(table)
 
     def discard(self) -> None:

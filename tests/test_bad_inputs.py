@@ -1,13 +1,17 @@
 """Bad inputs and faults, run as a hostile or careless user would: every case exits with code 2 (or its documented
-code) and one line on stderr without a traceback, and no file anywhere changes (folders checksummed before and
-after). In-process through the CLI's entry point (tests.conftest.cli_in_process); the signal cases are in
-tests/test_signals.py.
+code) and one line on stderr without a traceback, and no file anywhere changes (`unchanged`: folders checksummed
+before and after). In-process through the CLI's entry point (tests.conftest.cli_in_process), except the operational
+faults that need another process: a real full disk or read-only mount (a private mount namespace; skipped where it
+cannot be made) and a Dask scheduler that goes away mid-run. The signal cases are in tests/test_signals.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +27,7 @@ import pytest
 import tomli_w
 
 from runs.store import ResultsStore
-from tests.conftest import SHIPPED_DATASET, CliResult, assert_user_error, cli_in_process
+from tests.conftest import REPO, SHIPPED_DATASET, CliResult, SmallRun, assert_user_error, cli_in_process
 from transport.analysis.sensitivity import bootstrap_seed, target_sensitivity
 from transport.consistency import checked_inputs
 from transport.dataset import load_dataset
@@ -40,6 +44,20 @@ def checksums(*folders: Path) -> dict[str, str]:
             key = str(path)
             out[key] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
     return out
+
+
+@contextlib.contextmanager
+def unchanged(*folders: Path) -> Iterator[None]:
+    """Assert that nothing under the folders is created, changed or removed inside the block (paths and sha256 of
+    every file, every folder's presence); the failure names each path that differs."""
+    before = checksums(*folders)
+    yield
+    after = checksums(*folders)
+    if after != before:
+        created = sorted(set(after) - set(before))
+        removed = sorted(set(before) - set(after))
+        changed = sorted(k for k in set(after) & set(before) if after[k] != before[k])
+        raise AssertionError(f"files changed: created {created}, removed {removed}, changed {changed}")
 
 
 def assert_refused(result: CliResult, *fragments: str, code: int = 2) -> str:
@@ -142,10 +160,9 @@ HOSTILE_COUNT = 36
 def test_hostile_query_is_refused_and_changes_nothing(store: ResultsStore, scratch: Path, index: int) -> None:
     statements = _hostile(store, scratch)
     assert len(statements) == HOSTILE_COUNT
-    before = checksums(store.root, scratch)
-    result = cli_in_process("query", statements[index], "--db", str(store.db_path))
-    assert_refused(result, "sql")
-    assert checksums(store.root, scratch) == before
+    with unchanged(store.root, scratch):
+        result = cli_in_process("query", statements[index], "--db", str(store.db_path))
+        assert_refused(result, "sql")
     assert ResultsStore(store.db_path).query("select max(year) as y from targets")["y"][0] == 2029
 
 
@@ -161,76 +178,69 @@ def test_hostile_query_is_refused_and_changes_nothing(store: ResultsStore, scrat
 )
 def test_the_connection_itself_refuses_outside_files_and_settings(store: ResultsStore, scratch: Path, sql: str) -> None:
     """DuckDB's own controls, without the statement check: no file outside the run folders, no settings."""
-    before = checksums(store.root, scratch)
-    con = store.connect()
-    try:
-        with pytest.raises(duckdb.Error):
-            con.execute(sql.format(scratch=scratch.as_posix())).fetchall()
-    finally:
-        con.close()
-    assert checksums(store.root, scratch) == before
+    with unchanged(store.root, scratch):
+        con = store.connect()
+        try:
+            with pytest.raises(duckdb.Error):
+                con.execute(sql.format(scratch=scratch.as_posix())).fetchall()
+        finally:
+            con.close()
 
 
 def test_reading_queries_still_work(store: ResultsStore) -> None:
-    for sql in ("select count(*) as n from targets", "explain analyze select 1", "describe targets", "from runs"):
-        result = cli_in_process("query", sql, "--db", str(store.db_path), "--format", "csv")
-        assert result.code == 0, result.stderr
+    with unchanged(store.root):
+        for sql in ("select count(*) as n from targets", "explain analyze select 1", "describe targets", "from runs"):
+            result = cli_in_process("query", sql, "--db", str(store.db_path), "--format", "csv")
+            assert result.code == 0, result.stderr
 
 
 # ----------------------------------------------------------------------------- 2. user files
 def test_run_never_replaces_a_foreign_file(tmp_path: Path) -> None:
     notes = tmp_path / "notes.duckdb"
     notes.write_text("my notes\n")
-    before = checksums(tmp_path)
-    assert_refused(cli_in_process("run", "baseline", "--db", str(notes), "--no-charts"), "notes.duckdb", "--db")
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        assert_refused(cli_in_process("run", "baseline", "--db", str(notes), "--no-charts"), "notes.duckdb", "--db")
 
 
 def test_run_refuses_a_db_that_is_a_folder(tmp_path: Path) -> None:
     (tmp_path / "results.duckdb").mkdir()
-    before = checksums(tmp_path)
-    assert_refused(cli_in_process("run", "baseline", "--db", str(tmp_path / "results.duckdb")), "not a folder")
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        assert_refused(cli_in_process("run", "baseline", "--db", str(tmp_path / "results.duckdb")), "not a folder")
 
 
 def test_run_refuses_a_db_below_a_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    before = checksums(tmp_path)
-    assert_refused(cli_in_process("run", "baseline", "--db", str(tmp_path / "file" / "r.duckdb")), "a file")
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        assert_refused(cli_in_process("run", "baseline", "--db", str(tmp_path / "file" / "r.duckdb")), "a file")
 
 
 @pytest.mark.parametrize("command", [["query", "select 1"], ["report"], ["compare", "baseline", "plan"]])
 def test_reads_of_a_missing_database_create_nothing(tmp_path: Path, store: ResultsStore, command: list[str]) -> None:
     missing = store.root / "missing.duckdb"  # beside a real store: the views could be (but must not be) rebuilt
-    before = checksums(tmp_path)
-    assert_refused(cli_in_process(*command, "--db", str(missing)), "missing.duckdb", "transport run")
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        assert_refused(cli_in_process(*command, "--db", str(missing)), "missing.duckdb", "transport run")
 
 
 @pytest.mark.parametrize("command", [["query", "select 1"], ["report"]])
 def test_reads_of_a_foreign_file_change_nothing(tmp_path: Path, command: list[str]) -> None:
     notes = tmp_path / "notes.duckdb"
     notes.write_text("my notes\n")
-    before = checksums(tmp_path)
-    assert_refused(cli_in_process(*command, "--db", str(notes)), "notes.duckdb", "made by `transport run`")
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        assert_refused(cli_in_process(*command, "--db", str(notes)), "notes.duckdb", "made by `transport run`")
 
 
 def test_query_with_db_naming_a_folder(tmp_path: Path) -> None:
-    before = checksums(tmp_path)
-    assert_refused(cli_in_process("query", "select 1", "--db", str(tmp_path)), "not a folder")
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        assert_refused(cli_in_process("query", "select 1", "--db", str(tmp_path)), "not a folder")
 
 
 def test_out_naming_a_file_is_refused_before_work(tmp_path: Path) -> None:
     (tmp_path / "out.txt").write_text("x")
-    before = checksums(tmp_path)
-    result = cli_in_process(
-        "run", "baseline", "--db", str(tmp_path / "db" / "r.duckdb"), "--out", str(tmp_path / "out.txt")
-    )
-    assert_refused(result, "--out", "a file")
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        result = cli_in_process(
+            "run", "baseline", "--db", str(tmp_path / "db" / "r.duckdb"), "--out", str(tmp_path / "out.txt")
+        )
+        assert_refused(result, "--out", "a file")
 
 
 @pytest.fixture
@@ -246,16 +256,14 @@ def immutable(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_out_in_an_immutable_folder_is_refused_before_work(tmp_path: Path, immutable: Path) -> None:
-    before = checksums(tmp_path)
-    result = cli_in_process("run", "baseline", "--db", str(tmp_path / "db" / "r.duckdb"), "--out", str(immutable))
-    assert_refused(result, "--out", "can write")
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        result = cli_in_process("run", "baseline", "--db", str(tmp_path / "db" / "r.duckdb"), "--out", str(immutable))
+        assert_refused(result, "--out", "can write")
 
 
 def test_db_in_an_immutable_folder_is_refused_before_work(tmp_path: Path, immutable: Path) -> None:
-    before = checksums(tmp_path)
-    assert_refused(cli_in_process("run", "baseline", "--db", str(immutable / "r.duckdb")), "--db folder")
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        assert_refused(cli_in_process("run", "baseline", "--db", str(immutable / "r.duckdb")), "--db folder")
 
 
 # ----------------------------------------------------------------------------- 3. arguments
@@ -289,12 +297,11 @@ def _closed_port() -> int:
     ],
 )
 def test_bad_run_arguments(tmp_path: Path, args: list[str], fragments: tuple[str, ...]) -> None:
-    before = checksums(tmp_path)
-    started = time.perf_counter()
-    result = cli_in_process("run", "baseline", "--db", str(tmp_path / "r.duckdb"), "--no-charts", *args)
-    assert_refused(result, *fragments)
-    assert time.perf_counter() - started < 20  # refused before any model work or allocation
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        started = time.perf_counter()
+        result = cli_in_process("run", "baseline", "--db", str(tmp_path / "r.duckdb"), "--no-charts", *args)
+        assert_refused(result, *fragments)
+        assert time.perf_counter() - started < 20  # refused before any model work or allocation
 
 
 def test_scheduler_that_does_not_answer_is_refused_within_seconds(tmp_path: Path) -> None:
@@ -308,7 +315,8 @@ def test_scheduler_that_does_not_answer_is_refused_within_seconds(tmp_path: Path
 
 
 def test_query_format_is_checked(store: ResultsStore) -> None:
-    assert_refused(cli_in_process("query", "select 1", "--db", str(store.db_path), "--format", "xml"), "--format")
+    with unchanged(store.root):
+        assert_refused(cli_in_process("query", "select 1", "--db", str(store.db_path), "--format", "xml"), "--format")
 
 
 # ----------------------------------------------------------------------------- 4. scenario files
@@ -361,9 +369,8 @@ EXPANSION = {"group": "Atlantis lock", "year": 2030, "added_mt": 10.0}
 )
 def test_bad_scenario_values(tmp_path: Path, text: str, fragments: tuple[str, ...]) -> None:
     path = _write(tmp_path / "s.toml", text)
-    before = checksums(tmp_path)
-    assert_refused(_validate(path), "s.toml", *fragments)
-    assert checksums(tmp_path) == before
+    with unchanged(tmp_path):
+        assert_refused(_validate(path), "s.toml", *fragments)
 
 
 @pytest.mark.parametrize(
@@ -392,7 +399,8 @@ def test_bad_scenario_values(tmp_path: Path, text: str, fragments: tuple[str, ..
 )
 def test_bad_references_are_named_with_the_valid_names(tmp_path: Path, levers: dict, fragment: str) -> None:
     path = _write(tmp_path / "s.toml", {"name": "x", "extends": "baseline", "levers": levers})
-    line = assert_refused(_validate(path), "s.toml", fragment, "expected a")
+    with unchanged(tmp_path):
+        line = assert_refused(_validate(path), "s.toml", fragment, "expected a")
     assert "," in line.split("expected", 1)[1]  # the valid names are listed
 
 
@@ -403,40 +411,48 @@ def test_three_bad_references_are_all_named_quickly(tmp_path: Path) -> None:
     }
     path = _write(tmp_path / "s.toml", {"name": "x", "extends": "baseline", "levers": levers})
     cli_in_process("validate", "baseline")  # imports and the first dataset read, as a fresh process has paid
-    started = time.perf_counter()
-    line = assert_refused(_validate(path), "3 problems", "Nowhere yard", "Atlantis lock", "gotham")
-    assert time.perf_counter() - started < 3.0, line
+    with unchanged(tmp_path):
+        started = time.perf_counter()
+        line = assert_refused(_validate(path), "3 problems", "Nowhere yard", "Atlantis lock", "gotham")
+        assert time.perf_counter() - started < 3.0, line
 
 
 def test_binary_scenario_file(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.toml", bytes(range(256)) * 4)
-    assert_refused(_validate(path), "s.toml", "UTF-8")
+    with unchanged(tmp_path):
+        assert_refused(_validate(path), "s.toml", "UTF-8")
 
 
 def test_latin1_scenario_file(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.toml", 'name = "x"\ndescription = "Guangxi caf\xe9"\n'.encode("latin-1"))
-    assert_refused(_validate(path), "s.toml", "UTF-8")
+    with unchanged(tmp_path):
+        assert_refused(_validate(path), "s.toml", "UTF-8")
 
 
 def test_extends_chain_1500_deep(tmp_path: Path) -> None:
     _write(tmp_path / "s0.toml", {"name": "s0", "extends": "baseline"})
     for i in range(1, 1500):
         _write(tmp_path / f"s{i}.toml", {"name": f"s{i}", "extends": f"s{i - 1}.toml"})
-    assert_refused(_validate(tmp_path / "s1499.toml"), "extends", "at most")
+    with unchanged(tmp_path):
+        assert_refused(_validate(tmp_path / "s1499.toml"), "extends", "at most")
 
 
 def test_deeply_nested_toml(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.toml", 'name = "x"\ndescription = ' + "[" * 5000 + "]" * 5000 + "\n")
-    assert_refused(_validate(path), "s.toml")
+    with unchanged(tmp_path):
+        assert_refused(_validate(path), "s.toml")
 
 
 def test_huge_scenario_file(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.toml", 'name = "x"\n' + "# padding\n" * 200_000)
-    assert_refused(_validate(path), "s.toml", "1 MB")
+    with unchanged(tmp_path):
+        assert_refused(_validate(path), "s.toml", "1 MB")
 
 
 def test_scenario_path_is_a_folder_without_dataset(tmp_path: Path) -> None:
-    assert_refused(_validate(tmp_path), "dataset.toml")
+    (tmp_path / "notes.txt").write_text("not a dataset\n")
+    with unchanged(tmp_path):
+        assert_refused(_validate(tmp_path), "dataset.toml")
 
 
 # ----------------------------------------------------------------------------- 5. datasets
@@ -472,14 +488,14 @@ def _osm_edit(folder: Path, edit: str) -> None:
 )
 def test_broken_networks_are_named(dataset_copy: Path, edit: str, fragments: tuple[str, ...]) -> None:
     _osm_edit(dataset_copy, edit)
-    before = checksums(dataset_copy)
-    assert_refused(_validate(dataset_copy), *fragments)
-    assert checksums(dataset_copy) == before
+    with unchanged(dataset_copy):
+        assert_refused(_validate(dataset_copy), *fragments)
 
 
 def test_distance_in_scientific_notation_is_read_whole(dataset_copy: Path) -> None:
     _osm_edit(dataset_copy, "distance=1.2e2")
-    links = load_dataset(dataset_copy, calibrate=False).freight.links
+    with unchanged(dataset_copy):
+        links = load_dataset(dataset_copy, calibrate=False).freight.links
     first = ElementTree.parse(dataset_copy / "freight" / "trunk_network.osm").getroot().find("way")
     assert first is not None
     assert links.filter(pl.col("osm_way") == int(first.get("id", "0")))["length_km"].sum() == pytest.approx(240.0)
@@ -491,17 +507,20 @@ def test_terminal_capacity_group_unknown(dataset_copy: Path) -> None:
     row = "Liuzhou rail yard,Liuzhou,road,rail,25,24,10,"
     assert row + "none" in text
     path.write_text(text.replace(row + "none", row + "Atlantis yard", 1), encoding="utf-8")
-    assert_refused(_validate(dataset_copy), "capacity_group", "Atlantis yard")
+    with unchanged(dataset_copy):
+        assert_refused(_validate(dataset_copy), "capacity_group", "Atlantis yard")
 
 
 def test_binary_dataset_manifest(dataset_copy: Path) -> None:
     (dataset_copy / "dataset.toml").write_bytes(b"\xff\xfe\x00name = 1")
-    assert_refused(_validate(dataset_copy), "dataset.toml", "UTF-8")
+    with unchanged(dataset_copy):
+        assert_refused(_validate(dataset_copy), "dataset.toml", "UTF-8")
 
 
 def test_binary_dataset_table(dataset_copy: Path) -> None:
     (dataset_copy / "freight" / "modes.csv").write_bytes(bytes(range(256)))
-    assert_refused(_validate(dataset_copy), "modes.csv")
+    with unchanged(dataset_copy):
+        assert_refused(_validate(dataset_copy), "modes.csv")
 
 
 def test_every_shipped_scenario_passes_every_check() -> None:
@@ -513,17 +532,17 @@ def test_every_shipped_scenario_passes_every_check() -> None:
 # ----------------------------------------------------------------------------- 6. the store, faults, determinism
 def test_damaged_run_folder_is_reported_by_name(store: ResultsStore) -> None:
     (store.runs_dir / "r1" / "targets.parquet").unlink()
-    before = checksums(store.root)
-    assert_refused(cli_in_process("query", "select 1", "--db", str(store.db_path)), "r1", "targets.parquet")
-    assert checksums(store.root) == before
+    with unchanged(store.root):
+        assert_refused(cli_in_process("query", "select 1", "--db", str(store.db_path)), "r1", "targets.parquet")
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage, not a database"])
 def test_damaged_views_file_is_rebuilt(store: ResultsStore, content: bytes) -> None:
     store.db_path.write_bytes(content)
-    result = cli_in_process(
-        "query", "select max(year) as y from targets", "--db", str(store.db_path), "--format", "csv"
-    )
+    with unchanged(store.runs_dir):  # the views file is rebuilt; the runs are left as they were
+        result = cli_in_process(
+            "query", "select max(year) as y from targets", "--db", str(store.db_path), "--format", "csv"
+        )
     assert result.code == 0, result.stderr
     assert result.stdout.splitlines()[1] == "2029"
 
@@ -540,26 +559,251 @@ def test_analyst_holding_the_store_read_write_stops_the_run_before_it_starts(sto
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "1"
-        before = checksums(store.root)
-        result = cli_in_process("run", "baseline", "--end-year", "2022", "--db", str(store.db_path))
-        assert_refused(result, "locked")
-        assert checksums(store.root) == before  # no run stored that a retry would duplicate
+        with unchanged(store.root):  # no run stored that a retry would duplicate
+            result = cli_in_process("run", "baseline", "--end-year", "2022", "--db", str(store.db_path))
+            assert_refused(result, "locked")
     finally:
         holder.kill()
         holder.wait()
 
 
-def test_full_disk_publishes_nothing_and_removes_staging(store: ResultsStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    from runs.store import StagedRun
+@pytest.mark.parametrize("where", ["first part", "later part", "flush at publish"])
+def test_full_disk_publishes_nothing_and_removes_staging(
+    store: ResultsStore, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """ENOSPC where the store writes a run's Parquet parts: on the first part, half-way through a later chunk's part
+    (parts of the run already staged), or when the parts are flushed before the publishing rename (file systems that
+    allocate late report a full disk there). One line naming the file and what to do; the store as it was."""
+    import runs.store
 
-    def full(self: StagedRun, table: str, parquet: bytes, part: int = 0) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device", str(self.folder / f"{table}.parquet"))
+    written: list[str] = []
+    write_file = runs.store.write_file
 
-    monkeypatch.setattr(StagedRun, "write_encoded", full)
-    result = cli_in_process("run", "baseline", "--end-year", "2022", "--no-charts", "--db", str(store.db_path))
-    assert_refused(result, "No space left on device", "free disk space")
-    assert sorted(p.name for p in store.runs_dir.iterdir() if not p.name.startswith("_")) == ["r1"]
-    assert not any(store.staging_dir.glob("*"))
+    def full(path: Path, data: bytes) -> None:
+        if where == "first part" or (where == "later part" and ".part-" in path.name):
+            path.write_bytes(data[: len(data) // 2])  # the disk fills in the middle of the file
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        write_file(path, data)
+        written.append(path.name)
+
+    def full_on_flush(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runs.store, "write_file", full)
+    if where == "flush at publish":
+        monkeypatch.setattr(runs.store.os, "fsync", full_on_flush)
+    with unchanged(store.root):  # nothing published, the staging folder as empty as before, r1 and the views intact
+        two_chunks = ["--members", "4", "--chunk-size", "2", "--no-charts"]
+        result = cli_in_process("run", "baseline", "--end-year", "2022", *two_chunks, "--db", str(store.db_path))
+        line = assert_refused(result, "No space left on device", "free disk space", "--db")
+    assert "stored run" not in result.stdout
+    if where == "first part":
+        assert not written and "diagnostics.parquet" in line, (written, line)  # the run's first table
+    elif where == "later part":
+        assert "fleet.parquet" in written and ".part-00001.parquet" in line, (written, line)  # chunk 0 was staged
+    else:
+        assert "runs.parquet" in written, written  # every part written; the flush failed
+
+
+@pytest.mark.parametrize(
+    ("size", "failing"), [("40k", ".staging/_schema_v"), ("100k", "results.duckdb"), ("400k", ".staging/baseline-")]
+)
+def test_full_disk_on_a_real_file_system(tmp_path: Path, size: str, failing: str) -> None:
+    """A real ENOSPC from the kernel: a first run into a tmpfs of `size` mounted in a private mount namespace (root,
+    or a user namespace), with the up-front disk check off (another process fills the disk after it). 40 kB: the
+    store's empty schema tables do not fit; 100 kB: the views file (DuckDB) does not; 400 kB: schema and views fit,
+    the run's Parquet parts do not."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    mount = ["unshare", "--mount", *([] if os.geteuid() == 0 else ["--map-root-user"])]
+    probe = subprocess.run(
+        [*mount, "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(tmp_path)], capture_output=True
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs in a private mount namespace here: {probe.stderr.decode().strip()}")
+    disk, listing = tmp_path / "disk", tmp_path / "listing.txt"
+    disk.mkdir()
+    run = (
+        "import sys; import runs.preflight as p; p.check_disk = lambda *a, **k: None; "
+        "sys.argv[0] = 'transport'; from runs.cli import main; main()"
+    )
+    script = (
+        'mount -t tmpfs -o size="$1" tmpfs "$2" || exit 99; cd "$5"; "$3" -c "$4" run baseline --end-year 2021 '
+        '--no-charts --db "$2/db/results.duckdb"; code=$?; (cd "$2" && find . -mindepth 1 | sort) > "$6"; exit $code'
+    )
+    proc = subprocess.run(
+        [*mount, "sh", "-c", script, "sh", size, str(disk), sys.executable, run, str(REPO), str(listing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 99, proc.stderr
+    line = assert_refused(CliResult(proc.returncode, proc.stdout, proc.stderr), "No space left on device", "--db")
+    assert failing in line, line
+    left = listing.read_text().split()
+    assert not [p for p in left if p.startswith("./db/runs/") and not p.startswith("./db/runs/_schema_v")], left
+    assert not [p for p in left if p.startswith("./db/.staging/")], left  # no staging folder left behind
+    assert not [p for p in left if ".tmp" in p], left  # nor a half-built views file or its WAL
+
+
+@pytest.mark.parametrize("what", ["--db folder", "--out"])
+def test_run_that_would_not_fit_on_disk_is_refused_before_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    """The up-front free-space check (runs.preflight.check_disk): the folder with too little space is named, with the
+    space the run needs; nothing is written or created."""
+    from runs import preflight
+
+    db, out = tmp_path / "db" / "results.duckdb", tmp_path / "out"
+    db.parent.mkdir()
+    out.mkdir()
+    tight = db.parent if what == "--db folder" else out
+    disk_usage = shutil.disk_usage
+
+    def usage(path: str | os.PathLike[str]) -> shutil._ntuple_diskusage:
+        real = disk_usage(path)
+        return real._replace(free=200_000) if Path(path) == tight else real
+
+    monkeypatch.setattr(preflight.shutil, "disk_usage", usage)
+    need = preflight.results_bytes(1, 2) if what == "--db folder" else preflight.REPORT_BYTES
+    with unchanged(tmp_path):
+        result = cli_in_process("run", "baseline", "--end-year", "2021", "--db", str(db), "--out", str(out))
+        assert_refused(result, str(tight), what, "0 MB free", f"at least {need / 1e6:.0f} MB free")
+
+
+def _store_copy(small_run: SmallRun, tmp_path: Path) -> Path:
+    """A copy of the session's small run (results, charts, report) to attack; the shared fixture is never touched."""
+    copy = tmp_path / "out"
+    shutil.copytree(small_run.db.parent, copy)
+    return copy / small_run.db.name
+
+
+def test_read_only_store_is_refused_and_left_as_it_was(small_run: SmallRun, tmp_path: Path) -> None:
+    """A results folder made by a real run, then made read-only (0o555 on it and on runs/): `transport run` names
+    the --db folder in one line and changes nothing."""
+    if os.geteuid() == 0:
+        pytest.skip(
+            "root ignores permission bits; the read-only mount and the not-writable tests cover this case as root"
+        )
+    db = _store_copy(small_run, tmp_path)
+    with unchanged(tmp_path):
+        for folder in (db.parent / "runs", db.parent):
+            folder.chmod(0o555)
+        try:
+            result = cli_in_process("run", "baseline", "--end-year", "2021", "--db", str(db))
+        finally:
+            for folder in (db.parent, db.parent / "runs"):
+                folder.chmod(0o755)
+        assert_refused(result, str(db.parent), "--db folder", "can write")
+
+
+@pytest.mark.parametrize("preflight", ["checked", "unchecked"])
+def test_store_on_a_read_only_mount_is_refused_and_left_as_it_was(
+    small_run: SmallRun, tmp_path: Path, preflight: str
+) -> None:
+    """The same results folder bind-mounted read-only in a private mount namespace, which binds root too (EROFS):
+    refused in one line by the up-front check (`checked`), and by the store itself when that check is skipped
+    (`unchecked`: the folder turned read-only after the check); every file unchanged."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    db = _store_copy(small_run, tmp_path)
+    mount = ["unshare", "--mount", *([] if os.geteuid() == 0 else ["--map-root-user"])]
+    bind = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1"'
+    (tmp_path / "probe").mkdir()
+    probe = subprocess.run([*mount, "sh", "-c", bind + ' && ! touch "$1/x" 2>/dev/null', "sh", str(tmp_path / "probe")])
+    if probe.returncode != 0:
+        pytest.skip("cannot bind-mount a folder read-only in a private mount namespace here")
+    run = "import sys; from runs.cli import main; sys.argv[0] = 'transport'; "
+    if preflight == "unchecked":
+        run += "import runs.store; runs.store.check_writable_folder = lambda *a, **k: None; "
+    script = bind + ' || exit 99; exec "$2" -c "$3" run baseline --end-year 2021 --db "$4"'
+    with unchanged(tmp_path):
+        proc = subprocess.run(
+            [*mount, "sh", "-c", script, "sh", str(db.parent), sys.executable, run + "main()", str(db)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+        )
+        assert proc.returncode != 99, proc.stderr
+        expected = ("--db folder", "can write") if preflight == "checked" else ("Read-only file system",)
+        assert_refused(CliResult(proc.returncode, proc.stdout, proc.stderr), str(db.parent), *expected)
+
+
+def test_store_that_is_not_writable_is_refused_and_left_as_it_was(
+    small_run: SmallRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writability check (runs.store.check_writable_folder, os.access) told that the results folder is not
+    writable, which a root user is never told by permission bits: one line naming --db, nothing changed."""
+    db = _store_copy(small_run, tmp_path)
+    access = os.access
+
+    def read_only(path: str | os.PathLike[str], mode: int, **kwargs: object) -> bool:
+        inside = Path(path).resolve().is_relative_to(db.parent.resolve())
+        return False if inside and mode & os.W_OK else access(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", read_only)
+    with unchanged(tmp_path):
+        result = cli_in_process("run", "baseline", "--end-year", "2021", "--db", str(db))
+        assert_refused(result, str(db.parent), "--db folder", "can write")
+
+
+@pytest.mark.parametrize("loss", ["closed", "killed"])
+def test_scheduler_lost_mid_run_publishes_nothing(store: ResultsStore, loss: str) -> None:
+    """A Dask scheduler that answers the up-front probe, takes the run's chunks, then goes away: closed (a
+    LocalCluster shut down) or killed (kill -9 of the scheduler process) once the run has staged its first table and
+    is handing chunks out. One line naming the scheduler, exit 2, nothing published, staging removed, in bounded time.
+    """
+    distributed = pytest.importorskip("distributed")
+    deadline = time.monotonic() + 60
+    with contextlib.ExitStack() as stack:
+        if loss == "closed":
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+                )
+            )
+            address, go_away = cluster.scheduler_address, cluster.close
+        else:
+            port = _closed_port()
+            address = f"tcp://127.0.0.1:{port}"
+            dask, quiet = [sys.executable, "-m", "dask"], {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            scheduler = subprocess.Popen(
+                [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **quiet
+            )
+            worker = subprocess.Popen([*dask, "worker", address, "--nthreads", "1", "--no-dashboard"], **quiet)
+            for process in (worker, scheduler):
+                stack.callback(process.wait, 10)
+                stack.callback(process.kill)
+            go_away = scheduler.kill
+            while time.monotonic() < deadline:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+                time.sleep(0.1)
+        with unchanged(store.root):
+            args = f"run baseline --scheduler {address} --members 12 --chunk-size 2 --end-year 2022 --no-charts --db"
+            run = subprocess.Popen(
+                [sys.executable, "-m", "transport", *args.split(), str(store.db_path)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=REPO,
+            )
+            stack.callback(run.wait, 10)
+            stack.callback(run.kill)
+            # the run has connected, computed its freight and staged the diagnostics: its chunks are being handed out
+            while time.monotonic() < deadline and run.poll() is None:
+                if any(store.staging_dir.glob("[!_]*/diagnostics.parquet")):
+                    break
+                time.sleep(0.05)
+            assert run.poll() is None, run.communicate()
+            go_away()
+            stdout, stderr = run.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            line = assert_refused(
+                CliResult(run.returncode, stdout, stderr), "--scheduler", address, "nothing was published"
+            )
+            assert "stored run" not in stdout
+    assert "lost" in line, line
 
 
 def test_report_failure_after_publish_says_the_runs_are_stored(
