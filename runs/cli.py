@@ -15,7 +15,6 @@ import numpy as np
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from transport.errors import UserError
 from transport.levers.base import FIRST_YEAR, LAST_YEAR
@@ -138,6 +137,7 @@ def run(
     from runs import preflight
     from runs.ensemble import executor, freight_method
     from runs.execute import RunRequest, execute, prepare
+    from runs.progress import RunProgress
     from runs.store import ResultsStore, check_writable_folder
     from transport.errors import RunError
     from transport.scenario import load_scenario, shipped_scenarios
@@ -160,61 +160,64 @@ def run(
         preflight.check_disk(report_dir, preflight.REPORT_BYTES, "--out")
         if db.exists():
             store.connect().close()  # the report reads the store: fail now, not after the runs are stored
-    prepared = [prepare(r) for r in requests]  # every input is checked before anything is written
-    run_set = dt.datetime.now(dt.UTC).strftime("set-%Y%m%dT%H%M%S%fZ")
-    run_ids: list[str] = []
-    kind = "local" if workers > 0 else "sequential"
-    try:
-        with (
-            store.writer(),
-            executor(kind, workers or None, scheduler) as pool,
-            _progress() as progress,
-        ):
-            for request, prep in zip(requests, prepared, strict=True):
-                scenario = prep[0]
-                task = progress.add_task(f"{scenario.name:<12}", total=None)
-
-                def advance(done: int, total: int, task: TaskID = task) -> None:
-                    progress.update(task, completed=done, total=total)
-
-                run_ids.append(
-                    execute(
-                        request, store, run_set, prep, on_progress=advance, pool=pool, analyses=_ensemble_analyses(seed)
-                    )
-                )
-    except BrokenProcessPool:
-        raise RunError(
-            "--workers",
-            "worker process",
-            "died",
-            "workers that stay up (killed by the system, out of memory?); nothing was published; try fewer "
-            "--workers or a smaller --chunk-size",
-        ) from None
-    except OSError as exc:
-        if scheduler is None:
-            raise
-        raise RunError(
-            "--scheduler",
-            "scheduler",
-            scheduler,
-            f"a Dask scheduler that stays up for the run (lost: {exc}); nothing was published; check it and run again",
-        ) from None
-    for run_id in run_ids:
-        console.print(f"stored run {run_id}")
-    if charts:
-        from runs.report import write_report
-
+    with RunProgress(console, err_console if sys.stderr.isatty() else None) as progress:
+        prepared = []
+        for request in requests:  # every input is checked before anything is written
+            with progress.phase(f"{Path(request.scenario).stem}: dataset and calibration"):
+                prepared.append(prepare(request))
+        run_set = dt.datetime.now(dt.UTC).strftime("set-%Y%m%dT%H%M%S%fZ")
+        run_ids: list[str] = []
+        kind = "local" if workers > 0 else "sequential"
         try:
-            written = write_report(store, report_dir, run_ids)
-        except (UserError, OSError) as exc:
-            reason = exc.one_line() if isinstance(exc, UserError) else f"{exc.filename}: {exc.strerror}"
-            err_console.print(
-                f"error: the runs are stored but the report was not written ({reason}); write it with "
-                "`transport report` (running again would store the runs twice)",
-                markup=False,
-            )
-            raise typer.Exit(EXIT_REPORT_FAILED) from None
-        console.print(f"report: {written} (and report.pdf)")
+            with store.writer(), executor(kind, workers or None, scheduler) as pool:
+                for request, prep in zip(requests, prepared, strict=True):
+                    run_ids.append(
+                        execute(
+                            request,
+                            store,
+                            run_set,
+                            prep,
+                            progress=progress,
+                            pool=pool,
+                            analyses=_ensemble_analyses(seed),
+                        )
+                    )
+        except BrokenProcessPool:
+            raise RunError(
+                "--workers",
+                "worker process",
+                "died",
+                "workers that stay up (killed by the system, out of memory?); nothing was published; try fewer "
+                "--workers or a smaller --chunk-size",
+            ) from None
+        except OSError as exc:
+            if scheduler is None:
+                raise
+            raise RunError(
+                "--scheduler",
+                "scheduler",
+                scheduler,
+                f"a Dask scheduler that stays up for the run (lost: {exc}); nothing was published; check it and run "
+                "again",
+            ) from None
+        for run_id in run_ids:
+            console.print(f"stored run {run_id}")
+        if charts:
+            from runs.report import write_report
+
+            try:
+                with progress.phase("charts and report"):
+                    written = write_report(store, report_dir, run_ids)
+            except (UserError, OSError) as exc:
+                reason = exc.one_line() if isinstance(exc, UserError) else f"{exc.filename}: {exc.strerror}"
+                err_console.print(
+                    f"error: the runs are stored but the report was not written ({reason}); write it with "
+                    "`transport report` (running again would store the runs twice)",
+                    markup=False,
+                )
+                raise typer.Exit(EXIT_REPORT_FAILED) from None
+            console.print(f"report: {written} (and report.pdf)")
+    progress.print_summary()
     _print_verdicts(store, run_ids)
 
 
@@ -225,18 +228,6 @@ def _print_verdicts(store: ResultsStore, run_ids: list[str]) -> None:
 
     columns, rows = verdict_rows(store, run_ids)
     print_table(console, columns, rows, title="Verdicts (central member; P = share of members meeting the target)")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=False,
-        disable=not sys.stderr.isatty(),
-    )
 
 
 def _unmodelled(year: int, base_year: int) -> str:

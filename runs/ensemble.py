@@ -279,7 +279,8 @@ def run_ensemble(
     """Run all chunks; each chunk's tables, stamped with the constant columns `stamp` and encoded as Parquet parts
     (runs.store.encode_part), go to `sink(chunk_index, parts)` as it finishes (so memory holds one chunk, not the
     ensemble), and the tables named in `keep` (default: all) come back concatenated in member order whatever order
-    the chunks finish in. `freight`: from `ensemble_freight` (computed here with `auto` if None)."""
+    the chunks finish in. `freight`: from `ensemble_freight` (computed here with `auto` if None). `on_chunk(done,
+    members)` after each chunk, counting members."""
     parts = chunks(members, chunk_size)
     if freight is None:
         freight = ensemble_freight(scenario, dataset, params, years, members)
@@ -288,7 +289,7 @@ def run_ensemble(
         for i, c in enumerate(parts)
     }
     kept: dict[int, dict[str, pl.DataFrame]] = {}
-    done = 0
+    done = 0  # members
 
     def collect(index: int, result: dict[str, pl.DataFrame] | EncodedChunk) -> None:
         nonlocal done
@@ -298,9 +299,9 @@ def run_ensemble(
             kept[index] = result.kept
         else:
             kept[index] = {name: frame for name, frame in result.items() if keep is None or name in keep}
-        done += 1
+        done += parts[index].stop - parts[index].start
         if on_chunk:
-            on_chunk(done, len(parts))
+            on_chunk(done, members)
 
     encode = None if sink is None else dict(stamp or {})
     if pool is None or len(parts) == 1:

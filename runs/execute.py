@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from importlib import metadata
@@ -17,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from runs.ensemble import DEFAULT_CHUNK, ensemble_freight, freight_method, run_ensemble
+from runs.progress import RunProgress
 from runs.store import ResultsStore
 from transport.consistency import checked_inputs
 from transport.dataset import Dataset
@@ -87,6 +89,11 @@ def prepare(request: RunRequest) -> tuple[Scenario, Path, Dataset]:
     return scenario, path, dataset
 
 
+@contextlib.contextmanager
+def _unreported(_label: str, _total: int | None = None) -> Iterator[Callable[[int], None]]:
+    yield lambda _done: None
+
+
 def run_id_for(scenario: Scenario, started: dt.datetime, seed: int, members: int) -> str:
     """A readable, unique run id: scenario, UTC start time, and a short hash of what makes the run."""
     stamp = started.strftime("%Y%m%dT%H%M%S%fZ")
@@ -98,7 +105,7 @@ def execute(
     store: ResultsStore,
     run_set: str,
     prepared: tuple[Scenario, Path, Dataset] | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    progress: RunProgress | None = None,
     pool: Executor | None = None,
     analyses: Callable[[Scenario, Dataset, Mapping[str, np.ndarray], dict[str, pl.DataFrame]], dict[str, pl.DataFrame]]
     | None = None,
@@ -106,8 +113,10 @@ def execute(
     """Run one scenario (all members, in chunks on `pool` if given) and publish its tables; returns the run id.
 
     `analyses(scenario, dataset, params, tables)` returns run-level tables (hindcast, sensitivity, seek) published
-    with the run, so a run and its analyses appear together or not at all. The caller holds the store's writer lock."""
+    with the run, so a run and its analyses appear together or not at all. The caller holds the store's writer lock.
+    `progress` shows and times the phases (freight, members, analyses)."""
     scenario, _path, dataset = prepared or prepare(request)
+    phase = progress.phase if progress is not None else _unreported
     started = dt.datetime.now(dt.UTC)
     params = sample_parameters(scenario, request.members, request.seed)
     years = np.arange(scenario.years.base, scenario.years.end + 1)
@@ -122,30 +131,33 @@ def execute(
         # one chunk: the analyses get every table; an ensemble in many chunks keeps only the targets in memory
         keep = None if request.members <= request.chunk_size else {"targets"}
         method = freight_method(request.freight, request.members)
-        freight = ensemble_freight(scenario, dataset, params, years, request.members, method)
+        with phase(f"{scenario.name}: freight ({method})"):
+            freight = ensemble_freight(scenario, dataset, params, years, request.members, method)
         if isinstance(freight, FreightEmulator):
             staged.write("freight_emulator", freight.validation.with_columns(pl.lit(run_id).alias("run_id")))
         calibration = dataset.freight.calibration
         residuals = calibration.residuals if calibration is not None else {}
         diagnostics = diagnostics_frame(freight.msa_gap, years, residuals, scenario.years.base)
         staged.write("diagnostics", diagnostics.with_columns(pl.lit(run_id).alias("run_id")))
-        tables = run_ensemble(
-            scenario,
-            dataset,
-            params,
-            years,
-            request.members,
-            request.chunk_size,
-            pool,
-            on_progress,
-            sink,
-            keep,
-            freight,
-            stamp={"run_id": run_id},
-        )
+        with phase(f"{scenario.name}: members", request.members) as advance:
+            tables = run_ensemble(
+                scenario,
+                dataset,
+                params,
+                years,
+                request.members,
+                request.chunk_size,
+                pool,
+                lambda done, _total: advance(done),
+                sink,
+                keep,
+                freight,
+                stamp={"run_id": run_id},
+            )
         if analyses is not None:
-            for name, frame in analyses(scenario, dataset, params, tables).items():
-                staged.write(name, frame.with_columns(pl.lit(run_id).alias("run_id")))
+            with phase(f"{scenario.name}: analyses"):
+                for name, frame in analyses(scenario, dataset, params, tables).items():
+                    staged.write(name, frame.with_columns(pl.lit(run_id).alias("run_id")))
         finished = dt.datetime.now(dt.UTC)
         runs_row = pl.DataFrame(
             {
