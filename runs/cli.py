@@ -483,3 +483,17 @@ def main() -> None:
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument, bad option value
         err_console.print(f"error: {exc.format_message()}", markup=False)
         sys.exit(2)
+    except Exception as exc:
+        if _interrupted_query(exc):
+            _exit_stopped("interrupted; no partial run was published", EXIT_INTERRUPTED)
+        raise
+
+
+def _interrupted_query(exc: Exception) -> bool:
+    """Ctrl-C inside a DuckDB query: DuckDB takes the signal and raises its own error (InterruptException, or in 2.0
+    a RuntimeError 'Query interrupted') instead of KeyboardInterrupt."""
+    import duckdb
+
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, RuntimeError) and str(exc).strip().lower() == "query interrupted"
+    )

@@ -136,3 +136,32 @@ def test_a_busy_worker_exits_at_once_when_its_parent_is_killed() -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_ctrl_c_inside_a_duckdb_query_says_interrupted(tmp_path: Path) -> None:
+    """DuckDB takes Ctrl-C during a query and raises its own error, not KeyboardInterrupt: still one line, 130."""
+    db = tmp_path / "results.duckdb"
+    made = subprocess.run(
+        [sys.executable, "-m", "transport", "run", "baseline", "--no-charts", "--end-year", "2021", "--db", str(db)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    before = sorted((p.relative_to(tmp_path), p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "transport", "query", "--db", str(db), "select count(*) from range(100000000000)"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    time.sleep(4.0)  # the query runs (it would take minutes)
+    assert proc.poll() is None
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0], (proc.returncode, err[-500:])
+    assert sorted((p.relative_to(tmp_path), p.stat().st_mtime_ns) for p in tmp_path.rglob("*")) == before
