@@ -18,8 +18,20 @@ def test_first_order_indices_match_the_analytic_values_of_a_linear_model() -> No
     assert abs(s1[0] - 25 / 26) < 0.05
     assert abs(s1[1] - 1 / 26) < 0.04
     assert np.all(np.abs(s1[2:]) < 0.04)  # the binning bias of the estimator on 1000 rows
-    d = out["delta"]["value"]
-    assert d[0] == d.max() and d[0] > 3 * d[2:].max()
+    pawn, critical = out["pawn"]["value"], out["pawn"]["conf"]
+    assert pawn[0] == pawn.max() and pawn[0] > 3 * pawn[2:].max()
+    assert np.all(pawn[2:] < critical[2:])  # the inert inputs do not pass the 95 % KS test
+
+
+def test_pawn_sees_an_effect_on_the_spread_that_s1_misses() -> None:
+    """Y = (x0 - 0.5) x1: x1 leaves the mean of Y unchanged (E[Y | x1] = 0, so S1 of x1 ~ 0) but sets its spread;
+    PAWN, moment independent, tells x1 apart from 0 and the inert x2 not."""
+    x = qmc.LatinHypercube(d=3, rng=np.random.default_rng(11)).random(2000)
+    y = (x[:, 0] - 0.5) * x[:, 1]
+    out = first_order_indices(x, y, ["x0", "x1", "x2"], seed=4)
+    assert out["S1"]["value"][1] < 0.05  # x1 has no first-order effect: E[Y | x1] = 0
+    assert out["pawn"]["value"][1] > out["pawn"]["conf"][1]  # but it sets the spread of Y
+    assert out["pawn"]["value"][2] < out["pawn"]["conf"][2]
 
 
 def _targets(values: np.ndarray) -> pl.DataFrame:
