@@ -120,7 +120,14 @@ def run(
     ] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Write charts and the report afterwards")] = True,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Local worker processes (0: run in-process)")] = 0,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="Members per chunk (bounds memory)")] = 2000,
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            "--chunk-size",
+            min=1,
+            help="Most members per chunk (bounds memory; with --workers, smaller chunks so every worker gets one)",
+        ),
+    ] = 2000,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a Dask scheduler")] = None,
     freight: Annotated[
         FreightMethod,
@@ -143,6 +150,9 @@ def run(
     from transport.scenario import load_scenario, shipped_scenarios
 
     names = scenarios or list(shipped_scenarios())
+    if workers > 0 and scheduler is None:
+        # a 2,000-member run was one 2,000-member chunk, run in-process while the workers idled
+        chunk_size = min(chunk_size, -(-members // workers))
     requests = [RunRequest(name, members, seed, end_year, chunk_size, freight.value) for name in names]
     store = ResultsStore(db)
     report_dir = out or db.parent
