@@ -43,7 +43,9 @@ import polars as pl
 from transport.errors import QueryError, StoreError
 from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 
-SCHEMA_VERSION = 5
+# Raise it whenever TABLES gains a table: the views file is rebuilt only when its recorded version differs, so an
+# existing store would otherwise have no view of the new table in results.duckdb (6: links, link_flows).
+SCHEMA_VERSION = 6
 # Tables every run folder of every schema version holds; a run folder without one of them is damaged.
 REQUIRED_IN_EVERY_RUN = ("runs", "fleet", "energy", "freight", "railsea", "urban", "targets")
 

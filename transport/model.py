@@ -62,6 +62,8 @@ def simulate(
         "freight": freight.freight,
         "railsea": freight.railsea,
         "capacity_flows": freight.capacity_flows,
+        "links": freight.links,
+        "link_flows": freight.link_flows,
         "urban": urban.urban,
     }
     tables["indicators"] = indicator_rows(freight, urban, years)
@@ -139,7 +141,8 @@ def indicator_rows(freight: FreightResult, urban: UrbanResult, years: np.ndarray
 
 
 def freight_members(result: FreightResult, start: int, stop: int) -> FreightResult:
-    """Members [start, stop) of a freight result, renumbered from 0 (the frames' `member` and the arrays' rows)."""
+    """Members [start, stop) of a freight result, renumbered from 0 (the frames' `member` and the arrays' rows). The
+    run-level `links` table goes with the slice holding member 0 only, so a run stores it once however it is chunked."""
 
     def rows(frame: pl.DataFrame) -> pl.DataFrame:
         keep = frame.filter((pl.col("member") >= start) & (pl.col("member") < stop))
@@ -156,6 +159,8 @@ def freight_members(result: FreightResult, start: int, stop: int) -> FreightResu
         carrier_mt=result.carrier_mt[start:stop] if result.carrier_mt.size else result.carrier_mt,
         railsea_trains=result.railsea_trains[start:stop] if result.railsea_trains.size else result.railsea_trains,
         capacity_flows=rows(result.capacity_flows),
+        links=result.links if start == 0 else result.links.clear(),
+        link_flows=rows(result.link_flows),
     )
 
 

@@ -41,6 +41,10 @@ RESULT_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "teu": pl.Float64,
         "capacity_mt": pl.Float64,
     },
+    # assigned freight on each link of the network (both directions summed), for the first LINK_FLOW_MEMBERS members
+    # only (member 0, the central estimate: an ensemble does not store members x links x years rows); tkm on the
+    # freight table's convention (rail: km inside Guangxi), teu: containers only
+    "link_flows": {**_KEY, "link_id": pl.Utf8, "tonnes_mt": pl.Float64, "tkm_bn": pl.Float64, "teu": pl.Float64},
     "urban": {**_KEY, "city": pl.Utf8, "mode": pl.Utf8, "trips_m": pl.Float64, "share": pl.Float64},
     "targets": {
         "member": pl.Int32,
@@ -58,8 +62,21 @@ RESULT_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
     "indicators": {**_KEY, "indicator": pl.Utf8, "value": pl.Float64, "unit": pl.Utf8},
 }
 
-# Run-level analyses (not per member): written beside the member tables of the run that produced them.
+# Run-level tables (not per member): the run's network and its analyses, written beside the member tables of the
+# run that produced them.
 ANALYSIS_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
+    # every link of the run's freight network, links opening later included (transport.freight.network.run_links)
+    "links": {
+        "link_id": pl.Utf8,  # stable: the dataset's trunk_ways.csv link_id, new_links[i] for a scenario's new link
+        "mode": pl.Utf8,
+        "name": pl.Utf8,
+        "from_place": pl.Utf8,
+        "to_place": pl.Utf8,
+        "length_km": pl.Float64,
+        "inside_km": pl.Float64,  # km inside Guangxi
+        "open_year": pl.Int32,
+        "geometry": pl.Utf8,  # WKT LINESTRING, EPSG:4326 (lon lat)
+    },
     # transport validate-history: every published fact the model can be set against
     "hindcast": {
         "series": pl.Utf8,

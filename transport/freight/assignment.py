@@ -205,6 +205,13 @@ def chain_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choic
     return util.reshape(n_c, n_od, n_k, members)
 
 
+def statistical_km(graph: MultimodalGraph) -> np.ndarray:
+    """(E, modes) km each element adds to a tonne's tkm of each mode in table `freight`: road and water statistics
+    count carriers' whole hauls, rail statistics tkm on the region's own lines (rail_in_km); a transfer's drayage is
+    road km."""
+    return np.stack([graph.attrs[:, ATTRS.index(f"{m}_in_km" if m == "rail" else f"{m}_km")] for m in MODES], axis=1)
+
+
 @dataclass
 class Loading:
     """One all-or-nothing-per-chain loading of the network (all members)."""
@@ -231,10 +238,7 @@ def load_network(
     gm = graph.group_matrix()
     # tkm by the statistical convention (whole haul of a shipment that touches Guangxi), and road tkm inside Guangxi
     # (what Guangxi's truck fleet drives, handed to fleets)
-    # (road and water statistics count carriers' whole hauls; rail statistics count tkm on the region's own lines)
-    full_km = np.stack(
-        [graph.attrs[:, ATTRS.index(f"{m}_in_km" if m == "rail" else f"{m}_km")] for m in MODES], axis=1
-    )  # (E, 4)
+    full_km = statistical_km(graph)  # (E, 4)
     road_in = graph.attrs[:, ATTRS.index("road_in_km")]
     road_tkm_in = np.zeros((members, n_c))
     tkm = np.zeros((members, n_c, len(MODES)))
@@ -245,10 +249,14 @@ def load_network(
     river_port = np.zeros((members, n_c))
     group_flow = np.zeros((gm.shape[1] + 1, members))
     group_box = np.zeros((gm.shape[1], members))
+    # tonnes and container tonnes through every element, all commodities (transport.freight.model: link flows)
+    element_mt = np.zeros((graph.n_elements, members))
+    element_box = np.zeros((graph.n_elements, members))
     bounds = routes.commodity_bounds
     for c in range(n_c):
         flow_c = flow[bounds[c] : bounds[c + 1]]  # (entries of c, M)
         el_flow = routes.entry_incidence_t[c] @ flow_c  # (E, M)
+        element_mt += el_flow
         tkm[:, c] = (el_flow.T @ full_km) / 1000.0  # Mt x km -> bn tkm
         road_tkm_in[:, c] = (el_flow.T @ road_in) / 1000.0
         tonnes[:, c] = flow_c.T @ routes.mode_use[bounds[c] : bounds[c + 1]]
@@ -262,6 +270,7 @@ def load_network(
         if COMMODITIES[c] == "containers":
             railriver = el_flow[special["railriver"]].sum(axis=0)
             group_box += by_group
+            element_box += el_flow
     group_flow[-1] = railsea.sum(axis=1)
     # intrazonal freight: road only, inside the prefecture
     tonnes[:, :, 0] += intrazonal[..., 0].sum(axis=-1)
@@ -276,6 +285,9 @@ def load_network(
         "river_port": river_port,
         "railriver_teu": railriver * 1e6 / T_PER_TEU,
         "group_teu": group_box.T * 1e6 / T_PER_TEU,  # (M, G)
+        "element_mt": element_mt.T,  # (M, E) tonnes of every commodity through each element, Mt
+        "element_teu": element_box.T * 1e6 / T_PER_TEU,  # (M, E) containers through each element
+        "intrazonal_road_tkm": intrazonal[..., 1].sum(axis=(1, 2)) / 1000.0,  # (M,) bn tkm, on no element
     }
     return Loading(group_flow, outputs)
 

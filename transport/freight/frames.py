@@ -32,6 +32,9 @@ class FreightResult:
     carrier_mt: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years) inland water, carrier statistics
     railsea_trains: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (M, years) TEU / TEU per train (data)
     capacity_flows: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RESULT_COLUMNS["capacity_flows"]))
+    # the run's network (run-level: no member column) and the flows on its links (member 0 only; see links_frame)
+    links: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ANALYSIS_COLUMNS["links"]))
+    link_flows: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RESULT_COLUMNS["link_flows"]))
 
 
 def _freight_frame(tonnes: np.ndarray, tkm: np.ndarray, years: np.ndarray) -> pl.DataFrame:
@@ -85,6 +88,32 @@ def capacity_frame(
             "capacity_mt": capacity_mt.reshape(-1),
         }
     ).cast(pl.Schema(RESULT_COLUMNS["capacity_flows"]))
+
+
+def links_frame(table: pl.DataFrame) -> pl.DataFrame:
+    """Table links: every link of the run's network (transport.freight.network.run_links), one row each."""
+    return table.cast(pl.Schema(ANALYSIS_COLUMNS["links"]))
+
+
+def link_flows_frame(
+    link_ids: list[str], tonnes_mt: np.ndarray, tkm_bn: np.ndarray, teu: np.ndarray, years: np.ndarray
+) -> pl.DataFrame:
+    """Table link_flows: tonnes (both directions), tkm and TEU on each link per kept member (K, Y, L) and year.
+
+    Only the members the freight arrays keep (transport.freight.model.LINK_FLOW_MEMBERS: member 0), so an ensemble
+    adds links x years rows, not members x links x years."""
+    m, y, n = tonnes_mt.shape
+    grid = np.indices((m, y, n)).reshape(3, -1)
+    return pl.DataFrame(
+        {
+            "member": grid[0].astype(np.int32),
+            "year": years[grid[1]].astype(np.int32),
+            "link_id": label_series("link_id", link_ids, grid[2]),
+            "tonnes_mt": tonnes_mt.reshape(-1),
+            "tkm_bn": tkm_bn.reshape(-1),
+            "teu": teu.reshape(-1),
+        }
+    ).cast(pl.Schema(RESULT_COLUMNS["link_flows"]))
 
 
 def diagnostics_frame(

@@ -4,22 +4,42 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import numpy as np
+import polars as pl
+from scipy.sparse import csr_array
 
-from transport.freight.assignment import SERVICE_GROWTH_MAX, SERVICE_HEADROOM, Choice, assign_year, year_capacity
+from networks.graph import MultimodalGraph
+from transport.freight.assignment import (
+    SERVICE_GROWTH_MAX,
+    SERVICE_HEADROOM,
+    Choice,
+    assign_year,
+    statistical_km,
+    year_capacity,
+)
 from transport.freight.calibration import _central_params, base_service_mt, calibrate_base_year, member_theta
 from transport.freight.data import FreightData
 from transport.freight.demand import demand_growth, gdp_index, gravity_demand
-from transport.freight.frames import FreightResult, _freight_frame, _railsea_frame, capacity_frame
+from transport.freight.frames import (
+    FreightResult,
+    _freight_frame,
+    _railsea_frame,
+    capacity_frame,
+    link_flows_frame,
+    links_frame,
+)
 from transport.freight.names import COMMODITIES, MODES, PORTS, SERVICE_GROUP, T_PER_TEU
-from transport.freight.network import year_graph, year_prices
+from transport.freight.network import RunLinks, run_links, year_graph, year_prices
 from transport.levers.base import year_path
 from transport.levers.freight import UNCERTAIN, FreightLevers
 
 log = logging.getLogger(__name__)
+# Link flows are kept for the first LINK_FLOW_MEMBERS members: member 0, the central estimate. Every member's loading
+# has them, but an ensemble stores members x links x years rows only if this is raised (table link_flows).
+LINK_FLOW_MEMBERS = 1
 
 
 @dataclass
@@ -38,6 +58,35 @@ class FreightArrays:
     capacity_teu: np.ndarray  # (M, Y, G) containers through each capacity element
     capacity_mt: np.ndarray  # (M, Y, G) capacity of each element in the year (services: after the ramp-up)
     msa_gap: np.ndarray  # (Y,)
+    # the first LINK_FLOW_MEMBERS members (K) only, links in transport.freight.network.run_links order (L); empty when
+    # emulated (the emulator does not reproduce them)
+    link_mt: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))  # (K, Y, L) both directions summed
+    link_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))  # (K, Y, L) tkm as table freight
+    link_teu: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))  # (K, Y, L) containers
+    # the road tkm of table freight on no link (K, Y): drayage at terminals, freight inside a prefecture (intrazonal)
+    drayage_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    intrazonal_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+
+def link_loads(
+    links: RunLinks, graph: MultimodalGraph, element_mt: np.ndarray, element_teu: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per link of `links` (K, L): tonnes, bn tkm and TEU from the loads of the graph's elements (K, E); and the road
+    tkm on the transfers (K,): drayage between terminal and quay or gate, on no link.
+
+    Tonnes and TEU: both directions summed, segments weighted by their share of the link's length (a one-segment link:
+    the tonnes crossing it). tkm: each element's tonnes times the km table freight counts on it (statistical_km), so
+    the links of a mode add up to that table's tkm of the mode, less the drayage and intrazonal road tkm."""
+    n = len(links.element_link)
+    if not (np.all(graph.el_kind[:n] == "link") and not np.any(graph.el_kind[n:] == "link")):
+        raise ValueError("the graph's link elements are not the run's links (transport.freight.network.run_links)")
+    km = statistical_km(graph)
+    rows, shape = (np.arange(n), links.element_link), (n, links.table.height)
+    weight = csr_array((links.weight, rows), shape=shape)
+    counted = csr_array((km[:n].sum(axis=1) / 1000.0, rows), shape=shape)
+    on_links = element_mt[:, :n]
+    drayage = element_mt[:, n:] @ km[n:, MODES.index("road")] / 1000.0
+    return (weight.T @ on_links.T).T, (counted.T @ on_links.T).T, (weight.T @ element_teu[:, :n].T).T, drayage
 
 
 def simulate_freight(
@@ -68,7 +117,23 @@ def freight_result(data: FreightData, levers: FreightLevers, arrays: FreightArra
             arrays.capacity_mt,
             years,
         ),
+        **_link_frames(data, levers, arrays, years),
     )
+
+
+def _link_frames(
+    data: FreightData, levers: FreightLevers, arrays: FreightArrays, years: np.ndarray
+) -> dict[str, pl.DataFrame]:
+    """Tables links and link_flows, when the arrays carry link flows (exact freight; an emulated result has none, and
+    it is evaluated once per chunk, which would repeat the run-level links table)."""
+    if arrays.link_mt.size == 0:
+        return {}
+    table = run_links(data, levers).table
+    ids = table["link_id"].to_list()
+    return {
+        "links": links_frame(table),
+        "link_flows": link_flows_frame(ids, arrays.link_mt, arrays.link_tkm_bn, arrays.link_teu, years),
+    }
 
 
 def teu_per_train(data: FreightData, years: np.ndarray) -> np.ndarray:
@@ -137,6 +202,13 @@ def freight_arrays(
     flow_teu = np.zeros_like(flow_mt)
     capacity_mt = np.zeros_like(flow_mt)
     gaps = np.zeros(n_y)
+    links = run_links(data, levers)
+    kept = min(members, LINK_FLOW_MEMBERS)
+    link_mt = np.zeros((kept, n_y, links.table.height))
+    link_tkm = np.zeros_like(link_mt)
+    link_teu = np.zeros_like(link_mt)
+    drayage = np.zeros((kept, n_y))
+    intrazonal = np.zeros((kept, n_y))
     penalty: np.ndarray | None = base_penalty
     service = np.full(members, base_service_mt(data))
     for yi, year in enumerate(years):
@@ -159,6 +231,10 @@ def freight_arrays(
         port[:, yi] = out["port"].sum(axis=2)
         river_port[:, yi] = out["river_port"]
         railriver[:, yi] = out["railriver_teu"]
+        link_mt[:, yi], link_tkm[:, yi], link_teu[:, yi], drayage[:, yi] = link_loads(
+            links, graph, out["element_mt"][:kept], out["element_teu"][:kept]
+        )
+        intrazonal[:, yi] = out["intrazonal_road_tkm"][:kept]
         cap, _ = year_capacity(data, graph, levers, int(year), service, members)
         for g, name in enumerate((*graph.groups, SERVICE_GROUP)):
             k = groups.index(name)
@@ -174,7 +250,23 @@ def freight_arrays(
     # out-of-network carrier tonnes (Guangxi ships working other waters) keep their 2020 ratio to the modelled ones
     carrier = water * (1.0 + cal.carrier_outside_mt / max(float(np.mean(water[:, 0])), 1e-12))
     return FreightArrays(
-        tonnes, tkm, railsea, port, road_in, river_port, railriver, carrier, flow_mt, flow_teu, capacity_mt, gaps
+        tonnes,
+        tkm,
+        railsea,
+        port,
+        road_in,
+        river_port,
+        railriver,
+        carrier,
+        flow_mt,
+        flow_teu,
+        capacity_mt,
+        gaps,
+        link_mt,
+        link_tkm,
+        link_teu,
+        drayage,
+        intrazonal,
     )
 
 

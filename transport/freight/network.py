@@ -9,12 +9,13 @@ import numpy as np
 import polars as pl
 
 from networks.graph import ATTRS, MultimodalGraph, build_multimodal_graph
-from networks.osm import OPEN_FOREVER
+from networks.osm import OPEN_FOREVER, haversine_km
 from transport.errors import DatasetError
 from transport.freight.data import FreightData
 from transport.freight.names import COMMODITIES, MODES, PINGLU_CANAL, T_PER_TEU
 from transport.levers.base import year_path
 from transport.levers.freight import FreightLevers
+from transport.result_tables import ANALYSIS_COLUMNS
 
 # --- network
 
@@ -88,6 +89,98 @@ def _year_tables(
         .alias("drayage_km"),
     )
     return nodes, links, terminals
+
+
+@dataclass(frozen=True)
+class RunLinks:
+    """The links of a run's network, one per `link_id`, and how the graph's link elements (every segment, each
+    direction) add up to them. The graph's first elements are the rows of `_year_tables`' link table, in order, the
+    same every year (a link not yet open keeps its rows), so one index serves every year of the run."""
+
+    table: pl.DataFrame  # the `links` result table without run_id (transport.result_tables.ANALYSIS_COLUMNS)
+    element_link: np.ndarray  # (link elements,) row of `table` each link element belongs to
+    weight: np.ndarray  # (link elements,) element km / the link's length: tonnes on the link = weighted sum
+
+
+def _wkt_number(value: float) -> str:
+    return f"{value:.7f}".rstrip("0").rstrip(".")
+
+
+def _chain(pairs: list[tuple[int, int]]) -> list[int]:
+    """Nodes of a way in path order from its segments (first-seen orientation); in first-seen order if the segments
+    do not form one path."""
+    if len(pairs) == 1:
+        return list(pairs[0])
+    neighbours: dict[int, list[int]] = {}
+    for a, b in pairs:
+        neighbours.setdefault(a, []).append(b)
+        neighbours.setdefault(b, []).append(a)
+    ends = [n for n, near in neighbours.items() if len(near) == 1]
+    if len(ends) != 2 or any(len(near) > 2 for near in neighbours.values()):
+        return list(dict.fromkeys(n for pair in pairs for n in pair))
+    path, previous = [pairs[0][0] if pairs[0][0] in ends else ends[0]], -1
+    while len(path) < len(neighbours):
+        step = next(n for n in neighbours[path[-1]] if n != previous)
+        previous = path[-1]
+        path.append(step)
+    return path
+
+
+def run_links(data: FreightData, levers: FreightLevers, places_km: float = 1.0) -> RunLinks:
+    """One row per link of the run's network: the dataset's ways (by their `link_id`; a way without one, as in a real
+    OSM extract, by `osm_way_<id>`) and the scenario's `new_links` (ids `new_links[i]`), with their mode, name, ends,
+    length, opening year under the levers (the canal's from its lever) and a WKT LINESTRING in EPSG:4326.
+
+    Ends: the place of freight/places.csv within `places_km` of the end node (the shipped network's nodes are its
+    places), '' if none; a new link names its lever's places. Geometry: straight segments between the way's nodes, at
+    the places' coordinates where a node is a place (the shipped ways have two nodes: a straight line between two
+    places). length_km and inside_km: one direction of the way (flows on a two-way way are both directions summed).
+    """
+    nodes, links, _ = _year_tables(data, levers, data.base_year)
+    node_xy = dict(zip(nodes["node"], zip(nodes["lon"], nodes["lat"], strict=True), strict=True))
+    place_names = data.places["place"].to_list()
+    place_xy = dict(zip(place_names, zip(data.places["lon"], data.places["lat"], strict=True), strict=True))
+    lon_all, lat_all = data.places["lon"].to_numpy(), data.places["lat"].to_numpy()
+
+    def place_of(node: int) -> str:
+        km = haversine_km(node_xy[node][0], node_xy[node][1], lon_all, lat_all)
+        return place_names[int(np.argmin(km))] if km.size and km.min() <= places_km else ""
+
+    ids = [lid or f"osm_way_{way}" for lid, way in zip(links["link_id"], links["osm_way"], strict=True)]
+    order = list(dict.fromkeys(ids))
+    row_of = {lid: i for i, lid in enumerate(order)}
+    element_link = np.array([row_of[lid] for lid in ids], dtype=np.int64)
+    length = links["length_km"].to_numpy().astype(float)
+    inside = links["inside_km"].to_numpy().astype(float)
+    src, dst = links["from_node"].to_numpy(), links["to_node"].to_numpy()
+    open_year = links["open_year"].to_numpy()
+    new_places = {f"new_links[{i}]": (k.from_place, k.to_place) for i, k in enumerate(levers.new_links)}
+    rows = []
+    link_km = np.zeros(len(order))
+    segments = np.zeros(len(order))
+    by_link = np.split(np.argsort(element_link, kind="stable"), np.cumsum(np.bincount(element_link))[:-1])
+    for r, (lid, mine) in enumerate(zip(order, by_link, strict=True)):
+        pairs: dict[frozenset[int], tuple[int, int]] = {}
+        km = inside_km = 0.0
+        for e in mine:  # each segment once (a two-way way has each of them in both directions)
+            key = frozenset((int(src[e]), int(dst[e])))
+            if key not in pairs:
+                pairs[key] = (int(src[e]), int(dst[e]))
+                km, inside_km = km + length[e], inside_km + inside[e]
+        path = _chain(list(pairs.values()))
+        named = [place_of(n) for n in path]
+        if lid in new_places:
+            named[0], named[-1] = new_places[lid]
+        points = [place_xy[name] if name else node_xy[n] for n, name in zip(path, named, strict=True)]
+        wkt = "LINESTRING (" + ", ".join(f"{_wkt_number(x)} {_wkt_number(y)}" for x, y in points) + ")"
+        first = int(mine[0])
+        layer, name = str(links["layer"][first]), str(links["name"][first])
+        rows.append((lid, layer, name, named[0], named[-1], km, inside_km, int(open_year[mine].min()), wkt))
+        link_km[r], segments[r] = km, len(pairs)
+    total = link_km[element_link]
+    weight = np.where(total > 0, length / np.where(total > 0, total, 1.0), 1.0 / segments[element_link])
+    table = pl.DataFrame(rows, schema=pl.Schema(ANALYSIS_COLUMNS["links"]), orient="row")
+    return RunLinks(table, element_link, weight)
 
 
 def _zone_table(data: FreightData) -> pl.DataFrame:
