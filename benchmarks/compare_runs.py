@@ -8,7 +8,8 @@ latest run (by `runs.started_at`) is taken, and every table of the two runs is c
 their non-float columns: float and integer columns by relative difference |a - b| / max(|a|, |b|) (0 where both are
 0, both NaN or both null), text and boolean columns by equality (a mismatch counts as an infinite difference), with
 the columns that name a run rather than its results left out: run_id, run_set, timestamps, code_version,
-dataset_hash. A table with a different row count or columns, or a scenario missing on one side, counts as infinite.
+dataset_hash. A table with a different row count or columns, a table gone from B, or a scenario missing on one side,
+counts as infinite; a table only B has (a new output) is listed and not compared.
 
 Prints the largest relative difference per table (over all scenarios) and per scenario and table where it is not 0;
 exits 1 if any exceeds TOLERANCE.
@@ -71,6 +72,9 @@ def table_difference(a: pl.DataFrame, b: pl.DataFrame) -> float:
     return worst
 
 
+NEW_TABLES: set[str] = set()  # tables only B has, filled by compare()
+
+
 def compare(db_a: Path, db_b: Path) -> dict[str, dict[str, float]]:
     """{scenario: {table: largest relative difference}} between the latest runs of the two databases."""
     runs_a, runs_b = latest_runs(db_a), latest_runs(db_b)
@@ -85,7 +89,10 @@ def compare(db_a: Path, db_b: Path) -> dict[str, dict[str, float]]:
         out[scenario] = {}
         for table in tables:
             pa, pb = runs_a[scenario] / f"{table}.parquet", runs_b[scenario] / f"{table}.parquet"
-            if not pa.is_file() or not pb.is_file():
+            if not pa.is_file() and pb.is_file():
+                NEW_TABLES.add(table)
+                continue
+            if not pb.is_file():
                 out[scenario][table] = math.inf
                 continue
             out[scenario][table] = table_difference(pl.read_parquet(pa), pl.read_parquet(pb))
@@ -114,6 +121,8 @@ def main(argv: list[str]) -> int:
         for table, diff in tables.items():
             if diff > 0:
                 print(f"  {scenario}: {table} {diff:.3e}")
+    if NEW_TABLES:
+        print(f"new in B, not compared: {', '.join(sorted(NEW_TABLES))}")
     worst = max(per_table.values(), default=0.0)
     print(f"worst {worst:.3e} ({'within' if worst <= TOLERANCE else 'OVER'} tolerance {TOLERANCE:g})")
     return 0 if worst <= TOLERANCE else 1
