@@ -15,7 +15,7 @@ from networks.graph import ATTRS, build_multimodal_graph
 from transport import freight as F
 from transport.freight.model import LINK_FLOW_MEMBERS, freight_arrays, link_loads
 from transport.freight.names import COMMODITIES, MODES, PINGLU_CANAL, Asc
-from transport.freight.network import RunLinks, YearPrices, _chain, run_links
+from transport.freight.network import RunLinks, YearPrices, _chain, run_links, year_graph
 from transport.levers.freight import FreightLevers, NewLink
 from transport.model import freight_members
 from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
@@ -197,3 +197,17 @@ def test_a_way_of_several_segments_is_drawn_through_its_nodes_in_order() -> None
     assert _chain([(2, 3), (1, 2), (3, 4)]) == [1, 2, 3, 4]
     assert _chain([(2, 3), (2, 1)]) == [3, 2, 1]
     assert _chain([(1, 2), (2, 3), (3, 1)]) == [1, 2, 3]  # a ring: the nodes once each, in first-seen order
+
+
+def test_sea_tkm_count_no_km_of_the_guangzhou_asean_lane() -> None:
+    """Scope and definitions: sea tkm are the sea legs of shipments through the Beibu Gulf ports; the Guangzhou-ASEAN
+    lane (inside_km 0) adds tonnes on its link but no tkm to Guangxi's sea tkm; the Beibu lanes add their whole km."""
+    from transport.freight.assignment import statistical_km
+
+    data = F.calibrate_freight(F.load_freight_data(DATA))
+    graph = year_graph(data, FreightLevers(), 2020)
+    km = statistical_km(graph)
+    sea = MODES.index("sea")
+    names = graph.el_name.astype(str)
+    assert km[names == "Guangzhou-ASEAN sea lane", sea].max() == 0.0
+    assert km[names == "Qinzhou-ASEAN sea lane", sea].min() == 2000.0

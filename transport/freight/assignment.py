@@ -206,10 +206,13 @@ def chain_utility(routes: Routes, prices: YearPrices, penalty: np.ndarray, choic
 
 
 def statistical_km(graph: MultimodalGraph) -> np.ndarray:
-    """(E, modes) km each element adds to a tonne's tkm of each mode in table `freight`: road and water statistics
-    count carriers' whole hauls, rail statistics tkm on the region's own lines (rail_in_km); a transfer's drayage is
-    road km."""
-    return np.stack([graph.attrs[:, ATTRS.index(f"{m}_in_km" if m == "rail" else f"{m}_km")] for m in MODES], axis=1)
+    """(E, modes) km each element adds to a tonne's tkm of each mode in table `freight`: road and inland-water
+    statistics count carriers' whole hauls, rail statistics tkm on the region's own lines (rail_in_km), sea the whole
+    sea leg of shipments through the Beibu Gulf ports and nothing of the Guangzhou-ASEAN lane (sea_in_km: the lanes'
+    inside_km say which, README "Scope and definitions"); a transfer's drayage is road km."""
+    return np.stack(
+        [graph.attrs[:, ATTRS.index(f"{m}_in_km" if m in ("rail", "sea") else f"{m}_km")] for m in MODES], axis=1
+    )
 
 
 @dataclass
