@@ -30,7 +30,7 @@ from runs.store import encode_part
 from transport.dataset import Dataset
 from transport.freight import FreightResult, simulate_freight
 from transport.freight.emulator import FreightEmulator, fit_freight_emulator
-from transport.model import freight_members, simulate
+from transport.model import freight_joined, freight_members, simulate
 from transport.scenario import Scenario
 
 DEFAULT_CHUNK = 2000
@@ -78,14 +78,19 @@ def ensemble_freight(
     """Freight of the whole ensemble, computed here once: the exact result for all members, or a fitted emulator that
     each chunk evaluates for its own members.
 
-    Exact freight is computed for all members at once because its routes follow the ensemble-mean generalised cost
-    and its capacity restraint stops on the ensemble's gap: a member's freight depends on the members it is computed
-    with, so computing it once makes every chunking and executor give the same rows. The emulator's design depends
-    only on the members' parameter box, the same for every chunking."""
+    Exact freight of members 1..N-1 is computed together, because its routes follow their mean generalised cost and
+    its capacity restraint stops on their common gap: a member's freight depends on the members it is computed with,
+    so computing it once makes every chunking and executor give the same rows. Member 0, the central estimate, is
+    computed alone, so it equals a one-member run's whatever the ensemble beside it (issue 18). The emulator's design
+    depends only on the members' parameter box, the same for every chunking."""
     levers = scenario.levers.freight
     if freight_method(method, members) == "emulated":
         return fit_freight_emulator(dataset.freight, levers, params, years, members)
-    return simulate_freight(dataset.freight, levers, params, years, members)
+    if members == 1:
+        return simulate_freight(dataset.freight, levers, params, years, 1)
+    central = simulate_freight(dataset.freight, levers, {k: v[:1] for k, v in params.items()}, years, 1)
+    rest = simulate_freight(dataset.freight, levers, {k: v[1:] for k, v in params.items()}, years, members - 1)
+    return freight_joined(central, rest)
 
 
 @dataclass

@@ -128,3 +128,15 @@ def test_sampled_parameter_follows_its_declared_distribution(spec: dict) -> None
     assert stats.kstest(values[1:], dist.cdf).pvalue > 0.05
     assert UNCERTAIN[name].low <= values.min() and values.max() <= UNCERTAIN[name].high
     assert values[0] == pytest.approx(scenario.uncertain[name].central())  # type: ignore[union-attr]
+
+
+def test_member_0_equals_the_one_member_run_whatever_the_ensemble(plan_inputs, one_chunk) -> None:  # type: ignore[no-untyped-def]
+    """Member 0 is the central estimate: its rows in every table equal a one-member run's (exact freight; members
+    1..N-1 share routes among themselves, member 0 is computed alone)."""
+    scenario, dataset, params, years = plan_inputs
+    alone = run_ensemble(scenario, dataset, {k: v[:1] for k, v in params.items()}, years, 1, chunk_size=1)
+    for name, frame in alone.items():
+        if "member" not in frame.columns:
+            continue
+        ensemble_rows = one_chunk[name].filter(pl.col("member") == 0)
+        assert_frame_equal(frame, ensemble_rows, check_exact=False, rel_tol=1e-12, abs_tol=1e-9)

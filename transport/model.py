@@ -164,6 +164,33 @@ def freight_members(result: FreightResult, start: int, stop: int) -> FreightResu
     )
 
 
+def freight_joined(first: FreightResult, rest: FreightResult) -> FreightResult:
+    """`first`'s members, then `rest`'s renumbered after them: the inverse of freight_members. The run-level `links`
+    and the member-0 `link_flows` come from `first`; each year's gap is the worse of the two."""
+    shift = next(iter(first.truck_vkt_bn.values())).shape[0]
+
+    def rows(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
+        return pl.concat([a, b.with_columns((pl.col("member") + shift).cast(pl.Int32))])
+
+    def stack(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, b]) if a.size and b.size else a
+
+    return FreightResult(
+        freight=rows(first.freight, rest.freight),
+        railsea=rows(first.railsea, rest.railsea),
+        truck_vkt_bn={seg: np.concatenate([v, rest.truck_vkt_bn[seg]]) for seg, v in first.truck_vkt_bn.items()},
+        msa_gap=np.maximum(first.msa_gap, rest.msa_gap),
+        port_mt=stack(first.port_mt, rest.port_mt),
+        river_port_mt=stack(first.river_port_mt, rest.river_port_mt),
+        railriver_teu=stack(first.railriver_teu, rest.railriver_teu),
+        carrier_mt=stack(first.carrier_mt, rest.carrier_mt),
+        railsea_trains=stack(first.railsea_trains, rest.railsea_trains),
+        capacity_flows=rows(first.capacity_flows, rest.capacity_flows),
+        links=first.links,
+        link_flows=first.link_flows,
+    )
+
+
 def urban_activity(
     vkt_bn: Mapping[str, np.ndarray], provincial_vkt_share: Mapping[str, float]
 ) -> dict[str, ActivityInput]:
