@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import itertools
 import logging
 import multiprocessing
@@ -81,11 +82,14 @@ def ensemble_freight(
     Exact freight of members 1..N-1 is computed together, because its routes follow their mean generalised cost and
     its capacity restraint stops on their common gap: a member's freight depends on the members it is computed with,
     so computing it once makes every chunking and executor give the same rows. Member 0, the central estimate, is
-    computed alone, so it equals a one-member run's whatever the ensemble beside it (issue 18). The emulator's design
-    depends only on the members' parameter box, the same for every chunking."""
+    computed alone, exactly, also beside an emulator, so it equals a one-member run's whatever the ensemble (issue
+    18), and its network tables (links, link_flows) are stored. The emulator's design depends only on the members'
+    parameter box, the same for every chunking."""
     levers = scenario.levers.freight
     if freight_method(method, members) == "emulated":
-        return fit_freight_emulator(dataset.freight, levers, params, years, members)
+        emulator = fit_freight_emulator(dataset.freight, levers, params, years, members)
+        central = simulate_freight(dataset.freight, levers, {k: v[:1] for k, v in params.items()}, years, 1)
+        return dataclasses.replace(emulator, central=central)
     if members == 1:
         return simulate_freight(dataset.freight, levers, params, years, 1)
     central = simulate_freight(dataset.freight, levers, {k: v[:1] for k, v in params.items()}, years, 1)
@@ -118,7 +122,10 @@ def run_chunk(
     sliced = {name: values[chunk.start : chunk.stop] for name, values in params.items()}
     members = chunk.stop - chunk.start
     if isinstance(freight, FreightEmulator):
+        central = freight.central if chunk.start == 0 else None
         freight = freight.result(dataset.freight, scenario.levers.freight, sliced, members)
+        if central is not None:  # member 0 exact, the others emulated
+            freight = central if members == 1 else freight_joined(central, freight_members(freight, 1, members))
     tables = simulate(scenario, dataset, sliced, years, members, freight=freight)
     tables = {
         name: frame.with_columns((pl.col("member") + chunk.start).cast(pl.Int32))

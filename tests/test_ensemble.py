@@ -140,3 +140,19 @@ def test_member_0_equals_the_one_member_run_whatever_the_ensemble(plan_inputs, o
             continue
         ensemble_rows = one_chunk[name].filter(pl.col("member") == 0)
         assert_frame_equal(frame, ensemble_rows, check_exact=False, rel_tol=1e-12, abs_tol=1e-9)
+
+
+def test_member_0_is_exact_beside_an_emulator(plan_inputs) -> None:  # type: ignore[no-untyped-def]
+    """With emulated freight the other members come from the surface, member 0 from the exact model alone: its rows
+    equal a one-member run's, and the run's network tables (links, member 0's link flows) are there."""
+    from runs.ensemble import ensemble_freight
+
+    scenario, dataset, params, years = plan_inputs
+    emulated = ensemble_freight(scenario, dataset, params, years, MEMBERS, method="emulated")
+    tables = run_ensemble(scenario, dataset, params, years, MEMBERS, chunk_size=2, freight=emulated)
+    alone = run_ensemble(scenario, dataset, {k: v[:1] for k, v in params.items()}, years, 1, chunk_size=1)
+    for name, frame in alone.items():
+        if "member" in frame.columns:
+            assert_frame_equal(frame, tables[name].filter(pl.col("member") == 0), check_exact=False, rel_tol=1e-12)
+    assert tables["links"].height == alone["links"].height > 0
+    assert set(tables["link_flows"]["member"].to_list()) == {0}

@@ -68,6 +68,8 @@ class FreightEmulator:
     constant: np.ndarray | None  # (K,) flattened outputs of the single exact member
     msa_gap: np.ndarray  # (Y,) of the exact design run
     validation: pl.DataFrame
+    # member 0's exact result, when the ensemble's runner computed it: the central estimate is never emulated
+    central: FreightResult | None = None
 
     def arrays(self, params: Mapping[str, np.ndarray], members: int) -> FreightArrays:
         """Emulated outputs of `members` members with these parameters (clipped at zero: all are quantities)."""
