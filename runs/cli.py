@@ -430,6 +430,28 @@ def report(
     console.print(f"report: {written}")
 
 
+class ExportFormat(StrEnum):
+    gpkg = "gpkg"
+    geoparquet = "geoparquet"
+    xlsx = "xlsx"
+
+
+@app.command()
+def export(
+    folder: Annotated[Path, typer.Argument(help="New or empty folder to write into")],
+    run_id: Annotated[str, typer.Option("--run", help='Run id (transport query "select run_id from runs")')],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="GeoPackage, GeoParquet or Excel")] = ExportFormat.gpkg,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Export one run: the freight network with flows and the cities with green-trip shares as GIS layers
+    (EPSG:4326), or every table as an Excel workbook (member 0)."""
+    from runs.export import export_run
+    from runs.store import ResultsStore
+
+    for path in export_run(ResultsStore(db), run_id, fmt.value, folder):
+        console.print(f"wrote {path}")
+
+
 @app.command()
 def compare(
     scenario_a: Annotated[str, typer.Argument(help="Scenario name (its latest run)")],
