@@ -11,6 +11,7 @@ from pathlib import Path
 
 import altair as alt
 import polars as pl
+import shapely
 import vl_convert as vlc
 
 from transport.freight.names import MODES as FREIGHT_MODES
@@ -274,6 +275,48 @@ def freight_chart(freight: pl.DataFrame) -> alt.TopLevelMixin:
         chart,
         "Modal shift of land freight: road, rail and inland water",
         "Share of tonne-km on Guangxi's land network (sea shipping apart); central member; all commodities",
+    )
+
+
+def flow_map(links: pl.DataFrame, flows: pl.DataFrame, scenario: str, years: list[int]) -> alt.TopLevelMixin:
+    """Freight on the land network of one run (member 0): each link a line between its places, width by tonnes (both
+    directions), colour by mode, one panel per year (e.g. before and after the Pinglu Canal opens). Sea lanes apart,
+    as in the modal-shift chart; a link is drawn straight between its two places (links.geometry)."""
+    coords = [shapely.get_coordinates(shapely.from_wkt(wkt)) for wkt in links["geometry"].to_list()]
+    ends = links.select("link_id", "mode", "name", "from_place", "to_place").with_columns(
+        pl.Series("lon1", [c[0, 0] for c in coords]),
+        pl.Series("lat1", [c[0, 1] for c in coords]),
+        pl.Series("lon2", [c[-1, 0] for c in coords]),
+        pl.Series("lat2", [c[-1, 1] for c in coords]),
+    )
+    data = (
+        flows.filter(pl.col("year").is_in(years) & (pl.col("tonnes_mt") > 0))
+        .join(ends, on="link_id")
+        .filter(pl.col("mode").is_in(LAND_MODES))
+        .with_columns(pl.col("mode").str.replace("_", " "), pl.col("from_place").map_elements(place_label, pl.Utf8))
+    )
+    base = alt.Chart(data).properties(width=330, height=300)
+    lines = base.mark_rule(strokeCap="round", opacity=0.8).encode(
+        longitude="lon1:Q",
+        latitude="lat1:Q",
+        longitude2="lon2:Q",
+        latitude2="lat2:Q",
+        color=alt.Color("mode:N", title="Mode", sort=[m.replace("_", " ") for m in LAND_MODES]),
+        strokeWidth=alt.StrokeWidth("tonnes_mt:Q", title="Mt/yr", scale=alt.Scale(range=[0.5, 12])),
+        tooltip=["name", "mode", alt.Tooltip("tonnes_mt:Q", format=".1f", title="Mt/yr")],
+    )
+    places = base.mark_text(fontSize=9, dy=-7, font=FONT).encode(
+        longitude="lon1:Q", latitude="lat1:Q", text="from_place"
+    )
+    chart = (
+        alt.layer(lines, places)
+        .project(type="mercator")
+        .facet(column=alt.Column("year:O", title=None, header=alt.Header(labelFontSize=13)))
+    )
+    return _finish(
+        chart,
+        f"Freight on the land network, {scenario}: tonnes per link",
+        "Line width: Mt a year, both directions; colour: mode; central member; links drawn straight between places",
     )
 
 

@@ -441,6 +441,17 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
         add("green_trip_share", f"Green-trip share by city in {GREEN_SHARE_YEAR}", charts.green_share_chart(share))
     if freight.height:
         add("freight_tkm", "Modal shift of land freight (sea apart)", charts.freight_chart(freight))
+    mapped = next((r for r in runs.iter_rows(named=True) if r["scenario"] == "plan"), None) or runs.row(0, named=True)
+    links = store.query(f"select * from links where run_id = '{mapped['run_id']}'")
+    flows = store.query(f"select * from link_flows where run_id = '{mapped['run_id']}' and member = 0")
+    if links.height and flows.height:
+        last = int(flows["year"].cast(pl.Int64).max())  # type: ignore[arg-type]  # non-empty: an int
+        years = sorted({min(2025, last), min(2030, last)})
+        add(
+            "freight_flow_map",
+            f"Freight on the land network ({mapped['scenario']}), {' and '.join(map(str, years))}",
+            charts.flow_map(links, flows, str(mapped["scenario"]), years),
+        )
     if fleet.height:
         add("fleet_stock", "Vehicle stock by powertrain", charts.fleet_chart(fleet))
         add("fleet_sales", "Vehicle sales by powertrain", charts.sales_chart(fleet))
@@ -524,6 +535,7 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             "<p>Sea shipping carries most of the tonne-km and changes little between scenarios, so the shift the "
             "plan is about (road to rail and inland water) is shown on land freight alone; sea is given apart.</p>",
             *figure("freight_tkm"),
+            *figure("freight_flow_map"),
             _html_table(land_freight_table(freight)),
         ]
     parts += ["<h2>Vehicles and what drives road oil</h2>", *figure("fleet_stock"), *figure("fleet_sales")]

@@ -271,3 +271,14 @@ def test_docs_are_in_the_repository_and_spell_out_levers() -> None:
         assert f"## `{name}`" in scenarios
     design = (docs / "design.md").read_text(encoding="utf-8")
     assert "STORAGE_VERSION" in design and "## Names" in design and "/work/" not in design
+
+
+def test_report_has_the_freight_flow_map(small_run: SmallRun) -> None:
+    """The plan run's land network with its tonnes per link (issue 17's flow map), drawn offline like the charts."""
+    charts = small_run.db.parent / "charts"
+    png = charts / "freight_flow_map.png"
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 50_000
+    svg = (charts / "freight_flow_map.svg").read_text(encoding="utf-8")
+    assert "inland water" in svg and "rail" in svg and "Mt/yr" in svg
+    body = (small_run.db.parent / "report.html").read_text(encoding="utf-8")
+    assert "Freight on the land network (plan), 2025" in body
