@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -259,20 +260,27 @@ def _build_state_edges(
     return np.concatenate(src), np.concatenate(dst), np.concatenate(el)
 
 
-def chain_paths(graph: MultimodalGraph, chain: ChainSpec, element_cost: np.ndarray) -> ChainPaths:
+def chain_paths(graph: MultimodalGraph, chain: ChainSpec, element_cost: np.ndarray, slot: int = 0) -> ChainPaths:
     """Least-cost path of `chain` for every OD pair at the given element costs (yuan/t, >= 0).
 
     Both orientations of the chain are searched (for a symmetric chain like road they coincide); per OD the cheaper
     one is kept. Paths from a zone to itself are infeasible (intrazonal freight is the caller's business), and so are
     paths with zero km on a non-road layer of the chain (see below).
+
+    A year's graph is routed at many cost vectors (every year's prices and congestion) that mostly leave the paths as
+    they were: Dijkstra runs every time, but when its predecessors and the edges it kept are those of the graph's last
+    call for this chain, the path incidence is that call's (recovering paths and building the sparse matrices was
+    two thirds of routing). Same inputs, same matrices: the result is the one a full recovery gives. `slot` keeps
+    one such memory per caller's cost series (e.g. per commodity), so alternating series do not evict each other.
     """
     n, z = graph.n_nodes, len(graph.zones)
     orientations = [chain.states]
     if tuple(reversed(chain.states)) != chain.states:
         orientations.append(tuple(reversed(chain.states)))
+    memo: dict[Any, Any] = graph.derived.setdefault(("paths", chain.states, chain.via, slot), {})
     best_cost = np.full((z, z), np.inf)
     best_inc: csr_array | None = None
-    for states in orientations:
+    for o, states in enumerate(orientations):
         k = len(states)
         src, dst, el = _state_edges(graph, states, chain.via)
         weight = np.where(el >= 0, element_cost[np.maximum(el, 0)], 0.0)
@@ -282,16 +290,27 @@ def chain_paths(graph: MultimodalGraph, chain: ChainSpec, element_cost: np.ndarr
         dist, pred = many_source_costs(g, sources, predecessors=True)
         cost = dist[:, targets]
         np.fill_diagonal(cost, np.inf)
-        p, e = path_edges(g, pred, sources, targets)
-        keep = el[e] >= 0 if len(e) else np.zeros(0, dtype=bool)
-        inc = csr_array((np.ones(int(keep.sum())), (p[keep], el[e[keep]])), shape=(z * z, graph.n_elements))
+        last = memo.get(("orientation", o))
+        if last is not None and np.array_equal(last[0], pred) and np.array_equal(last[1], g.edge_id):
+            inc = last[2]
+        else:
+            p, e = path_edges(g, pred, sources, targets)
+            keep = el[e] >= 0 if len(e) else np.zeros(0, dtype=bool)
+            inc = csr_array((np.ones(int(keep.sum())), (p[keep], el[e[keep]])), shape=(z * z, graph.n_elements))
+            memo[("orientation", o)] = (pred, g.edge_id, inc)
         if best_inc is None:
             best_cost, best_inc = cost, inc
             continue
         better = (cost < best_cost).reshape(-1)
-        pick = csr_array((better.astype(float), (np.arange(z * z), np.arange(z * z))), shape=(z * z, z * z))
-        keep_old = csr_array(((~better).astype(float), (np.arange(z * z), np.arange(z * z))), shape=(z * z, z * z))
-        best_inc = csr_array(keep_old @ best_inc + pick @ inc)
+        last = memo.get("merged")
+        if last is not None and last[0] is best_inc and last[1] is inc and np.array_equal(last[2], better):
+            best_inc = last[3]
+        else:
+            pick = csr_array((better.astype(float), (np.arange(z * z), np.arange(z * z))), shape=(z * z, z * z))
+            keep_old = csr_array(((~better).astype(float), (np.arange(z * z), np.arange(z * z))), shape=(z * z, z * z))
+            merged = csr_array(keep_old @ best_inc + pick @ inc)
+            memo["merged"] = (best_inc, inc, better, merged)
+            best_inc = merged
         best_cost = np.minimum(best_cost, cost)
     assert best_inc is not None
     # A path that enters a layer and leaves it at the same terminal (zero km on it) is the road chain in disguise,
@@ -301,5 +320,10 @@ def chain_paths(graph: MultimodalGraph, chain: ChainSpec, element_cost: np.ndarr
         best_cost = np.where(km.reshape(z, z) > 0, best_cost, np.inf)
     # drop incidence rows of infeasible ODs (e.g. diagonal, where a path may exist but is not a trip)
     feasible = np.isfinite(best_cost).reshape(-1).astype(float)
+    last = memo.get("masked")
+    if last is not None and last[0] is best_inc and np.array_equal(last[1], feasible):
+        return ChainPaths(best_cost, last[2])
     mask = csr_array((feasible, (np.arange(z * z), np.arange(z * z))), shape=(z * z, z * z))
-    return ChainPaths(best_cost, csr_array(mask @ best_inc))
+    masked = csr_array(mask @ best_inc)
+    memo["masked"] = (best_inc, feasible, masked)
+    return ChainPaths(best_cost, masked)

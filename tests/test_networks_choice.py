@@ -155,3 +155,25 @@ def test_msa_two_routes_reaches_logit_equilibrium() -> None:
     assert res.gap < 1e-2
     # every averaged output conserves demand
     assert np.isclose(res.outputs["both"].sum(), demand)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    costs=st.lists(
+        st.lists(st.sampled_from([0.5, 1.0, 2.0, 5.0, 20.0]), min_size=1, max_size=1), min_size=3, max_size=6
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_paths_remembered_between_calls_equal_a_fresh_search(costs: list[list[float]], seed: int) -> None:
+    """chain_paths keeps the last paths of a graph and hands them back when Dijkstra finds the same predecessors:
+    over a series of cost vectors (paths flip and flip back) every answer equals a search on a fresh graph."""
+    rng = np.random.default_rng(seed)
+    remembered = _three_node_graph()
+    chains = (ChainSpec("road", ("road",)), ChainSpec("rail", ("road", "rail", "road")))
+    for (scale,) in costs:
+        cost = rng.choice([1.0, scale], size=remembered.n_elements) * rng.uniform(1.0, 1.0 + 1e-9)
+        for chain in chains:
+            got = chain_paths(remembered, chain, cost)
+            fresh = chain_paths(_three_node_graph(), chain, cost)
+            np.testing.assert_array_equal(got.cost, fresh.cost)
+            np.testing.assert_array_equal(got.incidence.toarray(), fresh.incidence.toarray())
