@@ -342,7 +342,29 @@ def check_zone_connectivity(dataset: Dataset) -> list[Problem]:
     return problems
 
 
+def check_prefecture_references(dataset: Dataset) -> list[Problem]:
+    """Every prefecture city names a city zone of freight/zones.csv, and every urban city is a prefecture city."""
+    problems: list[Problem] = []
+    zones = dataset.freight.zones.filter(pl.col("kind") == "city")["zone"].to_list()
+    for zone in dataset.prefectures.freight_zones:
+        if zone not in zones:
+            problems.append(
+                (f"cities/prefectures.csv: freight_zone {zone}", zone, f"a city zone of zones.csv: {_names(zones)}")
+            )
+    for city in dataset.urban.cities:
+        if city not in dataset.prefectures.cities:
+            problems.append(
+                (
+                    f"urban/cities.csv: city {city}",
+                    city,
+                    f"a city of cities/prefectures.csv: {_names(dataset.prefectures.cities)}",
+                )
+            )
+    return problems
+
+
 DATASET_CHECKS = (
+    check_prefecture_references,
     check_link_lengths,
     check_link_ids,
     check_terminal_capacity_groups,

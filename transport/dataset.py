@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from transport.cities import Prefectures, load_prefectures
 from transport.errors import DatasetError
 from transport.tables import read_toml
 
@@ -36,6 +37,7 @@ class Dataset:
     fleets: FleetData
     freight: FreightData
     urban: UrbanData
+    prefectures: Prefectures
     hash: str
 
 
@@ -75,6 +77,7 @@ def load_dataset(folder: Path, *, calibrate: bool = True) -> Dataset:
     from transport.vehicles import load_fleet_data
 
     manifest = read_manifest(folder)
+    prefectures = load_prefectures(folder)
     freight = load_freight_data(folder)
     if calibrate:
         calibrate_freight(freight)
@@ -84,5 +87,6 @@ def load_dataset(folder: Path, *, calibrate: bool = True) -> Dataset:
         fleets=load_fleet_data(folder),
         freight=freight,
         urban=load_urban_data(folder),
+        prefectures=prefectures,
         hash=dataset_hash(folder),
     )
