@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from runs.store import encode_part
+from transport.city_energy import CITY_ENERGY_MEMBERS
 from transport.dataset import Dataset
 from transport.freight import FreightResult, simulate_freight
 from transport.freight.emulator import FreightEmulator, fit_freight_emulator
@@ -122,11 +123,19 @@ def run_chunk(
     sliced = {name: values[chunk.start : chunk.stop] for name, values in params.items()}
     members = chunk.stop - chunk.start
     if isinstance(freight, FreightEmulator):
-        central = freight.central if chunk.start == 0 else None
-        freight = freight.result(dataset.freight, scenario.levers.freight, sliced, members)
+        emulator = freight
+        central = emulator.central if chunk.start == 0 else None
+        freight = emulator.result(dataset.freight, scenario.levers.freight, sliced, members)
         if central is not None:  # member 0 exact, the others emulated
             freight = central if members == 1 else freight_joined(central, freight_members(freight, 1, members))
-    tables = simulate(scenario, dataset, sliced, years, members, freight=freight)
+        elif emulator.central is not None:  # the trucks' city split follows the central estimate's road flows
+            freight = dataclasses.replace(
+                freight,
+                city_road_tkm_bn=emulator.central.city_road_tkm_bn,
+                city_zones=emulator.central.city_zones,
+            )
+    detail = max(0, min(members, CITY_ENERGY_MEMBERS - chunk.start))
+    tables = simulate(scenario, dataset, sliced, years, members, freight=freight, city_energy_members=detail)
     tables = {
         name: frame.with_columns((pl.col("member") + chunk.start).cast(pl.Int32))
         if "member" in frame.columns

@@ -44,8 +44,9 @@ from transport.errors import QueryError, StoreError
 from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 
 # Raise it whenever TABLES gains a table: the views file is rebuilt only when its recorded version differs, so an
-# existing store would otherwise have no view of the new table in results.duckdb (6: links, link_flows).
-SCHEMA_VERSION = 6
+# existing store would otherwise have no view of the new table in results.duckdb (6: links, link_flows; 7: discovery,
+# city_energy, city_road and the views city_oil, city_oil_peak).
+SCHEMA_VERSION = 7
 # Tables every run folder of every schema version holds; a run folder without one of them is damaged.
 REQUIRED_IN_EVERY_RUN = ("runs", "fleet", "energy", "freight", "railsea", "urban", "targets")
 
@@ -89,6 +90,17 @@ _VIEWS = {
             from road_oil)
         select run_id, member, arg_max(year, oil_smooth_mt) as peak_year, max(oil_smooth_mt) as peak_oil_mt
         from smooth group by run_id, member""",
+    # road oil by prefecture city (table city_road: every member) and each city's peak by oil_peak's rule
+    "city_oil": """
+        select run_id, member, year, city, oil_mt from city_road""",
+    "city_oil_peak": """
+        with smooth as (
+            select run_id, member, city, year, oil_mt,
+                   avg(oil_mt) over (partition by run_id, member, city order by year
+                                     rows between 1 preceding and 1 following) as oil_smooth_mt
+            from city_oil)
+        select run_id, member, city, arg_max(year, oil_smooth_mt) as peak_year, max(oil_smooth_mt) as peak_oil_mt
+        from smooth group by run_id, member, city""",
     # probability of meeting each target: the share of members that meet it. A peak-year target has one row per
     # member whose `year` is that member's peak, so it is pooled over years (year null).
     "target_probability": """

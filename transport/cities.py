@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import polars as pl
 
+from fleets import SEGMENTS
 from transport.errors import DatasetError
 from transport.tables import Column, TableSpec, read_table
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 PREFECTURES_SPEC = TableSpec(
     name="prefecture cities",
@@ -28,6 +34,22 @@ PREFECTURES_SPEC = TableSpec(
     ),
 )
 PREFECTURES_CSV = Path("cities") / "prefectures.csv"
+DRIVERS = ("population", "road_tkm")  # what splits a segment over the cities (transport.city_energy)
+FLEET_SPLIT_SPEC = TableSpec(
+    name="fleet split over cities",
+    doc="How each fleet segment's provincial activity splits over the prefecture cities",
+    key=("segment",),
+    columns=(
+        Column("segment", "str", allowed=frozenset(SEGMENTS), unique=True),
+        Column("driver", "str", allowed=frozenset(DRIVERS)),
+        Column(
+            "income_elasticity", unit="1", doc="exponent of GDP per capita in the population weights", min=-3, max=3
+        ),
+        Column("elasticity_low", unit="1", min=-3, max=3),
+        Column("elasticity_high", unit="1", min=-3, max=3),
+    ),
+)
+FLEET_SPLIT_CSV = Path("cities") / "fleet_split.csv"
 
 
 @dataclass(frozen=True)
@@ -40,6 +62,7 @@ class Prefectures:
     city_codes: tuple[int, ...]
     freight_zones: tuple[str, ...]
     population_2020: np.ndarray  # (cities,) persons
+    fleet_split: pl.DataFrame  # FLEET_SPLIT_SPEC rows, one per fleet segment
 
     def index(self, city: str) -> int:
         return self.cities.index(city)
@@ -64,4 +87,31 @@ def load_prefectures(folder: Path) -> Prefectures:
         city_codes=tuple(int(c) for c in table["city_code"].to_list()),
         freight_zones=tuple(table["freight_zone"].to_list()),
         population_2020=table["population_2020"].to_numpy().astype(float),
+        fleet_split=_fleet_split(Path(folder) / FLEET_SPLIT_CSV),
     )
+
+
+def _fleet_split(path: Path) -> pl.DataFrame:
+    split = read_table(path, FLEET_SPLIT_SPEC)
+    missing = [seg for seg in SEGMENTS if seg not in split["segment"].to_list()]
+    if missing:
+        raise DatasetError(path, "segment", ", ".join(missing), f"a row for every fleet segment: {', '.join(SEGMENTS)}")
+    return split
+
+
+PREFECTURE_SHAPES = Path("cities") / "prefectures.geojson"
+
+
+def load_prefecture_shapes(folder: Path) -> gpd.GeoDataFrame:
+    """The prefectures' boundaries (cities/prefectures.geojson of the dataset rooted at `folder`; source, licence
+    and simplification: cities/README.md): one row per city with `city`, `city_code` and its (multi)polygon, EPSG:4326.
+    geopandas is imported here, not with the module: only maps and GIS exports need it."""
+    import geopandas as gpd
+
+    path = Path(folder) / PREFECTURE_SHAPES
+    if not path.is_file():
+        raise DatasetError(path, "file", "missing", "the prefectures' boundaries (GeoJSON, EPSG:4326)")
+    shapes = gpd.read_file(path, engine="pyogrio")
+    if not {"city", "city_code"} <= set(shapes.columns) or shapes["city"].duplicated().any():
+        raise DatasetError(path, "city", ", ".join(shapes.columns), "one feature per city with city and city_code")
+    return shapes[["city", "city_code", "geometry"]].to_crs("EPSG:4326")

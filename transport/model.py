@@ -7,7 +7,8 @@ Order of the coupling, and why it is a sequence rather than a per-year feedback 
 2. urban: each city's trips and mode shares -> green-trip share; car, taxi, bus and motorcycle vehicle-km; bus fleet;
 3. fleets (fleets engine, SimPy clock): trucks from (1), urban vehicle activity from (2), cars from the ownership
    curve -> stock by vintage and powertrain, sales, energy, oil, CO2;
-4. targets and the LMDI decomposition of road oil.
+4. cities: road energy, oil and CO2 split over the 14 prefectures by where each segment drives (transport.city_energy);
+5. targets (the province's and each city's oil peak) and the LMDI decomposition of road oil.
 
 Neither freight nor urban reads anything the fleets produce (fuel prices and policy levers are exogenous), so running
 (1) and (2) for all years before (3) gives the same result as interleaving them year by year, and lets each engine
@@ -23,6 +24,13 @@ import polars as pl
 
 from fleets import GROUPS
 from transport import targets as tg
+from transport.city_energy import (
+    CITY_ENERGY_MEMBERS,
+    city_energy_frame,
+    city_road_arrays,
+    city_road_frame,
+    segment_city_shares,
+)
 from transport.dataset import Dataset
 from transport.freight import COMMODITIES, T_PER_TEU, TRUCK_CLASSES, FreightResult, simulate_freight
 from transport.lmdi import EFFECTS, lmdi_oil
@@ -42,11 +50,14 @@ def simulate(
     years: np.ndarray,
     members: int,
     freight: FreightResult | None = None,
+    city_energy_members: int = CITY_ENERGY_MEMBERS,
 ) -> dict[str, pl.DataFrame]:
     """Run the coupled model; returns the result tables (without run_id) keyed by table name.
 
     `freight`: the freight result of these members if already computed (an ensemble computes freight once for all
-    its members, see runs.ensemble), else it is computed here."""
+    its members, see runs.ensemble), else it is computed here. `city_energy_members`: how many of the first members
+    get table city_energy (by segment and fuel; a chunk of a larger ensemble passes how many of its members are
+    among the run's first CITY_ENERGY_MEMBERS)."""
     levers = scenario.levers
     if freight is None:
         freight = simulate_freight(dataset.freight, levers.freight, params, years, members)
@@ -56,9 +67,12 @@ def simulate(
     }
     activity.update(urban_activity(urban.vkt_bn, dataset.urban.provincial_vkt_share))
     fleets = simulate_fleets(dataset.fleets, levers.fleets, params, years, members, activity=activity)
+    road_by_city, city_energy = city_tables(dataset, freight, urban, fleets, years, city_energy_members)
     tables = {
         "fleet": fleets.fleet,
         "energy": fleets.energy,
+        "city_road": road_by_city,
+        "city_energy": city_energy,
         "freight": freight.freight,
         "railsea": freight.railsea,
         "capacity_flows": freight.capacity_flows,
@@ -67,7 +81,12 @@ def simulate(
         "urban": urban.urban,
     }
     tables["indicators"] = indicator_rows(freight, urban, years)
-    tables["targets"] = target_rows(tables, urban, fleets.non_fossil_share, years)
+    tables["targets"] = tg.all_targets(
+        {
+            "province": target_rows(tables, urban, fleets.non_fossil_share, years),
+            "cities": city_peak_targets(dataset, tables["city_road"], years, members),
+        }
+    )
     tables["lmdi"] = lmdi_rows(fleets, years)
     return tables
 
@@ -94,6 +113,39 @@ def simulate_domains(
         urban = simulate_urban(dataset.urban, scenario.levers.urban, params, years, members)
         parts["green"] = tg.green_trip_targets(urban.green_share(include_ebike=False), urban.population)
     return tg.all_targets(parts)
+
+
+def city_tables(
+    dataset: Dataset,
+    freight: FreightResult,
+    urban: UrbanResult,
+    fleets: FleetResult,
+    years: np.ndarray,
+    detail_members: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Tables city_road (every member) and city_energy (the first `detail_members`): transport.city_energy."""
+    prefectures = dataset.prefectures
+    mass = dict(zip(dataset.freight.zones["zone"], dataset.freight.zones["mass_bn_yuan"], strict=True))
+    gdp = np.array([float(mass[z]) for z in prefectures.freight_zones])
+    members = fleets.oil_mt.shape[0]
+    shares = segment_city_shares(
+        prefectures, gdp, freight, urban, dataset.urban.provincial_vkt_share, members, len(years)
+    )
+    road = city_road_frame(prefectures, years, city_road_arrays(fleets, shares))
+    return road, city_energy_frame(prefectures, fleets.energy, shares, min(detail_members, members))
+
+
+def city_peak_targets(dataset: Dataset, city_road: pl.DataFrame, years: np.ndarray, members: int) -> pl.DataFrame:
+    """Each city's road-oil peak year (vs 2030) and level per member: targets `road_oil_peak_year.<city>` and
+    `road_oil_peak_level.<city>`, by the province's peak rule (transport.targets.peak_targets)."""
+    parts = []
+    for city in dataset.prefectures.cities:
+        rows = city_road.filter(pl.col("city") == city)
+        (oil,) = _member_year_sums(rows, ["oil_mt"], years, members)
+        parts.append(
+            tg.peak_targets("road_oil", years, oil, "Mt").with_columns((pl.col("target") + f".{city}").alias("target"))
+        )
+    return pl.concat(parts)
 
 
 def _long(name: str, unit: str, grid: np.ndarray, years: np.ndarray) -> pl.DataFrame:
@@ -161,6 +213,8 @@ def freight_members(result: FreightResult, start: int, stop: int) -> FreightResu
         capacity_flows=rows(result.capacity_flows),
         links=result.links if start == 0 else result.links.clear(),
         link_flows=rows(result.link_flows),
+        city_road_tkm_bn=result.city_road_tkm_bn,
+        city_zones=result.city_zones,
     )
 
 
@@ -188,6 +242,8 @@ def freight_joined(first: FreightResult, rest: FreightResult) -> FreightResult:
         capacity_flows=rows(first.capacity_flows, rest.capacity_flows),
         links=first.links,
         link_flows=first.link_flows,
+        city_road_tkm_bn=first.city_road_tkm_bn,
+        city_zones=first.city_zones,
     )
 
 

@@ -29,6 +29,28 @@ RESULT_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "co2_ttw_mt": pl.Float64,
         "co2_wtw_mt": pl.Float64,
     },
+    # road transport by prefecture city (transport.city_energy): every member's totals, and the central estimate
+    # (member 0) by segment and fuel; the cities of a member, year (and segment, fuel) add up to table energy's
+    "city_road": {
+        **_KEY,
+        "city": pl.Utf8,
+        "city_code": pl.Int32,  # GB/T 2260
+        "energy_pj": pl.Float64,
+        "oil_mt": pl.Float64,
+        "co2_ttw_mt": pl.Float64,
+        "co2_wtw_mt": pl.Float64,
+    },
+    "city_energy": {
+        **_KEY,
+        "city": pl.Utf8,
+        "city_code": pl.Int32,
+        "segment": pl.Utf8,
+        "fuel": pl.Utf8,
+        "energy_pj": pl.Float64,
+        "oil_mt": pl.Float64,
+        "co2_ttw_mt": pl.Float64,
+        "co2_wtw_mt": pl.Float64,
+    },
     "freight": {**_KEY, "mode": pl.Utf8, "commodity": pl.Utf8, "tonnes_mt": pl.Float64, "tkm_bn": pl.Float64},
     "railsea": {**_KEY, "port": pl.Utf8, "teu": pl.Float64},
     # every capacity element of the freight network (locks, canal, rail lines, rail-sea yards, sea and river ports, the
@@ -109,6 +131,17 @@ ANALYSIS_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "index": pl.Utf8,
         "value": pl.Float64,
         "conf": pl.Float64,
+    },
+    # scenario discovery (ensembles of >= 101 members): PRIM's boxes of uncertain parameters in which a target is
+    # missed (transport.analysis.discovery); one row per restricted parameter, the box's coverage and density repeated
+    "discovery": {
+        "target": pl.Utf8,
+        "box": pl.Int32,  # 1 = the first box peeled
+        "parameter": pl.Utf8,
+        "low": pl.Float64,  # in the parameter's unit; an unrestricted side is the sampled extreme
+        "high": pl.Float64,
+        "coverage": pl.Float64,  # share of the target's missed members in the box
+        "density": pl.Float64,  # share of the box's members that miss the target
     },
     # ensembles whose freight was emulated (runs with freight_method = emulated): the emulator's error on held-out
     # exact runs, per headline quantity (transport.freight_emulator)

@@ -299,6 +299,7 @@ def load_network(
         "element_mt": element_mt.T,  # (M, E) tonnes of every commodity through each element, Mt
         "element_teu": element_box.T * 1e6 / T_PER_TEU,  # (M, E) containers through each element
         "intrazonal_road_tkm": intrazonal[..., 1].sum(axis=(1, 2)) / 1000.0,  # (M,) bn tkm, on no element
+        "intrazonal_road_tkm_by_zone": intrazonal[..., 1].sum(axis=1) / 1000.0,  # (M, Z) bn tkm
     }
     return Loading(group_flow, outputs)
 

@@ -35,6 +35,10 @@ class FreightResult:
     # the run's network (run-level: no member column) and the flows on its links (member 0 only; see links_frame)
     links: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ANALYSIS_COLUMNS["links"]))
     link_flows: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RESULT_COLUMNS["link_flows"]))
+    # road tkm inside Guangxi by prefecture of the central estimate (member 0: (1, years, city zones), or empty when
+    # emulated without it); the run-level key of the truck fleets' city split, the same for every slice of members
+    city_road_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    city_zones: tuple[str, ...] = ()
 
 
 def _freight_frame(tonnes: np.ndarray, tkm: np.ndarray, years: np.ndarray) -> pl.DataFrame:

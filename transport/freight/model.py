@@ -32,7 +32,14 @@ from transport.freight.frames import (
     links_frame,
 )
 from transport.freight.names import COMMODITIES, MODES, PORTS, SERVICE_GROUP, T_PER_TEU
-from transport.freight.network import RunLinks, run_links, year_graph, year_prices
+from transport.freight.network import (
+    RunLinks,
+    city_zones,
+    road_link_zone_weights,
+    run_links,
+    year_graph,
+    year_prices,
+)
 from transport.levers.base import year_path
 from transport.levers.freight import UNCERTAIN, FreightLevers
 
@@ -66,6 +73,9 @@ class FreightArrays:
     # the road tkm of table freight on no link (K, Y): drayage at terminals, freight inside a prefecture (intrazonal)
     drayage_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     intrazonal_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    # road tkm inside Guangxi by prefecture (K, Y, city zones): road links' in-Guangxi tkm split by
+    # network.road_link_zone_weights, plus each city's intrazonal freight; the city split of the truck fleets
+    city_road_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
 
 
 def link_loads(
@@ -117,6 +127,8 @@ def freight_result(data: FreightData, levers: FreightLevers, arrays: FreightArra
             arrays.capacity_mt,
             years,
         ),
+        city_road_tkm_bn=arrays.city_road_tkm_bn,
+        city_zones=tuple(city_zones(data)),
         **_link_frames(data, levers, arrays, years),
     )
 
@@ -209,6 +221,10 @@ def freight_arrays(
     link_teu = np.zeros_like(link_mt)
     drayage = np.zeros((kept, n_y))
     intrazonal = np.zeros((kept, n_y))
+    zone_weights = road_link_zone_weights(data, links)
+    in_km = links.table["inside_km"].to_numpy()
+    city_zone_rows = [data.zones["zone"].to_list().index(z) for z in city_zones(data)]
+    city_road = np.zeros((kept, n_y, len(city_zone_rows)))
     penalty: np.ndarray | None = base_penalty
     service = np.full(members, base_service_mt(data))
     for yi, year in enumerate(years):
@@ -235,6 +251,9 @@ def freight_arrays(
             links, graph, out["element_mt"][:kept], out["element_teu"][:kept]
         )
         intrazonal[:, yi] = out["intrazonal_road_tkm"][:kept]
+        # link_mt: tonnes both directions summed over the link's length, so x inside_km = its in-Guangxi tkm
+        city_road[:, yi] = (link_mt[:, yi] * in_km[None, :] / 1000.0) @ zone_weights
+        city_road[:, yi] += out["intrazonal_road_tkm_by_zone"][:kept][:, city_zone_rows]
         cap, _ = year_capacity(data, graph, levers, int(year), service, members)
         for g, name in enumerate((*graph.groups, SERVICE_GROUP)):
             k = groups.index(name)
@@ -267,6 +286,7 @@ def freight_arrays(
         link_teu,
         drayage,
         intrazonal,
+        city_road,
     )
 
 

@@ -300,3 +300,27 @@ def _capacity(
     capacity = np.array([built_capacity(data, g, year) + added[g] for g in graph.groups])
     scale = np.array([cap[g] for g in graph.groups])
     return capacity.reshape(-1), scale.reshape(-1)
+
+
+def city_zones(data: FreightData) -> list[str]:
+    """The zones of kind `city` (the prefecture cities), in zones.csv order: the city axis of the per-zone arrays."""
+    return data.zones.filter(pl.col("kind") == "city")["zone"].to_list()
+
+
+def road_link_zone_weights(data: FreightData, links: RunLinks) -> np.ndarray:
+    """(links, city zones): the share of each road link's in-Guangxi km that lies in each prefecture.
+
+    Without prefecture boundaries in the freight data, a link's in-Guangxi km go half to the city whose seat is
+    nearest each end of its geometry (a Voronoi split of the province around the 14 seats); an end outside Guangxi
+    gives its half to the nearest city seat, the border prefecture the link crosses into. Links of other modes: 0."""
+    zones = city_zones(data)
+    xy = np.array([_place_xy(data, str(p)) for p in data.zones.filter(pl.col("kind") == "city")["place"]])
+    weights = np.zeros((links.table.height, len(zones)))
+    for row, (mode, wkt) in enumerate(zip(links.table["mode"], links.table["geometry"], strict=True)):
+        if mode != "road":
+            continue
+        points = [tuple(float(v) for v in pair.split()) for pair in wkt[wkt.index("(") + 1 : -1].split(",")]
+        for lon, lat in (points[0], points[-1]):
+            km = haversine_km(np.array([lon]), np.array([lat]), xy[:, 0], xy[:, 1])
+            weights[row, int(np.argmin(km))] += 0.5
+    return weights

@@ -1,0 +1,149 @@
+"""Road energy, oil and CO2 by prefecture city: the cities add up to the province, one city's split by hand, the
+urban blend by hand, the road links' city weights, and the stored views against the targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from runs.execute import RunRequest, execute, prepare
+from runs.store import ResultsStore
+from transport.city_energy import base_split, city_road_arrays, urban_blend
+from transport.freight.network import city_zones, road_link_zone_weights, run_links
+from transport.model import simulate
+from transport.scenario import sample_parameters
+
+END = 2032
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    scenario, _, dataset = prepare(RunRequest("baseline", end_year=END))
+    params = sample_parameters(scenario, 3, 5)
+    return scenario, dataset, simulate(scenario, dataset, params, np.arange(2020, END + 1), 3)
+
+
+def test_cities_add_up_to_the_province_for_every_member_year_segment_and_fuel(baseline) -> None:
+    _, dataset, tables = baseline
+    energy, city_road, city_energy = tables["energy"], tables["city_road"], tables["city_energy"]
+    quantities = ["energy_pj", "oil_mt", "co2_ttw_mt", "co2_wtw_mt"]
+    province = energy.group_by("member", "year").agg(pl.col(quantities).sum())
+    cities = city_road.group_by("member", "year").agg(pl.col(quantities).sum())
+    joined = province.join(cities, on=["member", "year"], suffix="_cities")
+    assert joined.height == 3 * (END - 2020 + 1)
+    for q in quantities:
+        assert np.allclose(joined[f"{q}_cities"], joined[q], rtol=1e-9, atol=0)
+    assert city_road["city"].n_unique() == 14 and set(city_road["city_code"]) == set(dataset.prefectures.city_codes)
+    # by segment and fuel: the central estimate (member 0) only, which bounds an ensemble's rows
+    assert city_energy["member"].unique().to_list() == [0]
+    keys = ["year", "segment", "fuel"]
+    by_fuel = energy.filter(pl.col("member") == 0).group_by(keys).agg(pl.col(quantities).sum())
+    split = city_energy.group_by(keys).agg(pl.col(quantities).sum())
+    both = by_fuel.join(split, on=keys, suffix="_cities")
+    assert both.height == by_fuel.height
+    for q in quantities:
+        assert np.allclose(both[f"{q}_cities"], both[q], rtol=1e-9, atol=1e-15)
+
+
+def test_nanning_coaches_follow_its_census_population(baseline) -> None:
+    """Coaches split by population alone (income elasticity 0): Nanning's diesel is the province's x 8,741,584 /
+    50,127,929 (7th census, cities/prefectures.csv), every year."""
+    _, _, tables = baseline
+    keys = ["year", "segment", "fuel"]
+    province = (
+        tables["energy"]
+        .filter((pl.col("member") == 0) & (pl.col("segment") == "coach") & (pl.col("fuel") == "diesel"))
+        .group_by(keys)
+        .agg(pl.col("oil_mt").sum())
+        .sort("year")
+    )
+    nanning = (
+        tables["city_energy"]
+        .filter((pl.col("city") == "nanning") & (pl.col("segment") == "coach") & (pl.col("fuel") == "diesel"))
+        .sort("year")
+    )
+    assert np.allclose(nanning["oil_mt"], province["oil_mt"] * 8_741_584 / 50_127_929, rtol=1e-12)
+    assert (nanning["city_code"] == 450100).all()
+
+
+def test_base_split_by_hand() -> None:
+    class Two:
+        population_2020 = np.array([1.0, 3.0])
+
+    gdp = np.array([2.0, 2.0])  # per capita 2 and 2/3, mean 1
+    assert np.allclose(base_split(Two(), gdp, 0.0), [0.25, 0.75])  # type: ignore[arg-type]
+    assert np.allclose(base_split(Two(), gdp, 1.0), [0.5, 0.5])  # population x per capita = GDP  # type: ignore[arg-type]
+
+
+def test_urban_blend_by_hand() -> None:
+    """Half of the activity is urban; only city 0 is modelled and its urban vehicle-km double: in 2020 the split is
+    the base (0.5, 0.5); city 0's rest is 0 (its base share is all urban), so later it holds 2 / (2 + 1)."""
+    urban = np.array([[[1.0], [2.0]]])  # (M=1, Y=2, modelled=1)
+    shares = urban_blend(np.array([0.5, 0.5]), urban, np.array([0]), 0.5)
+    assert np.allclose(shares[0, 0], [0.5, 0.5]) and np.allclose(shares[0, 1], [2 / 3, 1 / 3])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    base=arrays(np.float64, 5, elements=st.floats(0.01, 1.0)),
+    urban=arrays(np.float64, (2, 4, 2), elements=st.floats(0.01, 10.0)),
+    weight=st.floats(0.0, 0.99),
+    oil=arrays(np.float64, (2, 4, 3), elements=st.floats(0.0, 100.0)),
+)
+def test_random_splits_add_up_to_the_province(base, urban, weight, oil) -> None:
+    base = base / base.sum()
+    shares = urban_blend(base, urban, np.array([1, 3]), weight)
+    assert np.all(shares >= 0) and np.allclose(shares.sum(axis=2), 1.0, rtol=1e-12)
+
+    class Fleets:
+        segments = ("a", "b", "c")
+        energy_pj = oil_mt = co2_ttw_mt = co2_wtw_mt = oil
+
+    split = {"a": shares, "b": np.broadcast_to(base, (1, 4, 5)), "c": shares[:1]}
+    by_city = city_road_arrays(Fleets(), split)  # type: ignore[arg-type]
+    assert np.allclose(by_city["oil_mt"].sum(axis=2), oil.sum(axis=2), rtol=1e-9, atol=1e-12)
+
+
+def test_road_link_weights_split_each_road_link_over_its_end_cities() -> None:
+    scenario, _, dataset = prepare(RunRequest("baseline", end_year=2021))
+    links = run_links(dataset.freight, scenario.levers.freight)
+    weights = road_link_zone_weights(dataset.freight, links)
+    road = (links.table["mode"] == "road").to_numpy()
+    assert np.allclose(weights[road].sum(axis=1), 1.0) and not weights[~road].any()
+    zones = city_zones(dataset.freight)
+    table = links.table.with_row_index("row")
+    both_cities = table.filter(
+        (pl.col("mode") == "road") & pl.col("from_place").is_in(zones) & pl.col("to_place").is_in(zones)
+    )
+    assert both_cities.height > 5
+    for row, a, b in both_cities.select("row", "from_place", "to_place").iter_rows():
+        expected = np.zeros(len(zones))
+        expected[zones.index(a)] += 0.5
+        expected[zones.index(b)] += 0.5
+        assert np.allclose(weights[row], expected), (a, b)
+
+
+def test_city_oil_peak_view_agrees_with_the_city_targets(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "results.duckdb")
+    request = RunRequest("baseline", end_year=END)
+    with store.writer():
+        run_id = execute(request, store, "set", prepare(request))
+    with store.connect() as con:
+        view = con.sql("select city, peak_year, peak_oil_mt from city_oil_peak where member = 0").pl()
+        targets = con.sql(
+            "select target, year, value from targets where target like 'road_oil_peak_%.%' and member = 0"
+        ).pl()
+        oil = con.sql("select sum(oil_mt) from city_oil where member = 0 group by year order by year").fetchall()
+        province = con.sql("select oil_mt from road_oil where member = 0 order by year").fetchall()
+    assert run_id and view.height == 14
+    assert np.allclose([o[0] for o in oil], [p[0] for p in province], rtol=1e-9)
+    for city, year, level in view.iter_rows():
+        assert targets.filter(pl.col("target") == f"road_oil_peak_year.{city}")["value"][0] == year
+        peak_level = targets.filter(pl.col("target") == f"road_oil_peak_level.{city}")["value"][0]
+        assert abs(peak_level - level) < 1e-9
