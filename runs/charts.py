@@ -14,9 +14,9 @@ import polars as pl
 import shapely
 import vl_convert as vlc
 
+from transport.cities import load_prefectures
 from transport.freight.names import MODES as FREIGHT_MODES
 from transport.scenario import DATA_DIR, DEFAULT_DATASET
-from transport.urban.data import city_names_zh
 
 FONT_DIR = Path(__file__).parent / "fonts"
 FONT = "Noto Sans CJK TC"
@@ -29,12 +29,13 @@ _fonts_registered = False
 
 @functools.cache
 def _names_zh() -> dict[str, str]:
-    return city_names_zh(DATA_DIR / DEFAULT_DATASET)
+    prefectures = load_prefectures(DATA_DIR / DEFAULT_DATASET)
+    return dict(zip(prefectures.cities, prefectures.names_zh, strict=True))
 
 
 def place_label(city: str) -> str:
-    """Display name 'Pinyin 汉字' of a city id; the Chinese name is the shipped dataset's (urban/cities.csv name_zh),
-    a place without one keeps its id. Only the urban model's cities are labelled (green-trip shares and verdict)."""
+    """Display name 'Pinyin 汉字' of a city id; the Chinese name is the shipped dataset's prefecture table
+    (cities/prefectures.csv name_zh, transport.cities), a place that is no prefecture city keeps its id."""
     zh = _names_zh().get(city.lower())
     return f"{city.lower().capitalize()} {zh}" if zh else city
 

@@ -96,13 +96,19 @@ def test_verdict_sentence_by_hand() -> None:
 def test_place_labels_come_from_the_dataset_cities() -> None:
     from runs.charts import place_label
     from transport.scenario import DATA_DIR, DEFAULT_DATASET
+    from transport.urban import load_urban_data
 
     rows = list(
         csv.DictReader(
-            line for line in (DATA_DIR / DEFAULT_DATASET / "urban" / "cities.csv").open() if not line.startswith("#")
+            line
+            for line in (DATA_DIR / DEFAULT_DATASET / "cities" / "prefectures.csv").open()
+            if not line.startswith("#")
         )
     )
     assert rows and all(place_label(r["city"]) == f"{r['city'].capitalize()} {r['name_zh']}" for r in rows)
+    names = {r["city"]: r["name_zh"] for r in rows}
+    urban = load_urban_data(DATA_DIR / DEFAULT_DATASET).cities
+    assert all(place_label(c) == f"{c.capitalize()} {names[c]}" for c in urban)
     assert place_label("Nanning") == "Nanning 南宁" and place_label("QinzhouPort") == "QinzhouPort"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from scipy import integrate, stats
 
 from tests.conftest import SHIPPED_DATASET
 from transport import urban as u
+from transport.cities import load_prefectures
 from transport.errors import DatasetError, ScenarioError
 from transport.levers.urban import UNCERTAIN, UrbanLevers
+from transport.targets import green_trip_targets
 
 YEARS = np.arange(2020, 2031)
 
@@ -323,11 +326,55 @@ def test_bus_priority_needs_fewer_buses_for_the_same_service(data: u.UrbanData, 
 def test_cities_over_threshold(data: u.UrbanData, base: u.UrbanResult) -> None:
     assert u.cities_over_threshold(data, base.population, 2020) == ["nanning", "liuzhou", "guilin"]
     assert u.cities_over_threshold(data, None, 2020) == ["nanning", "liuzhou", "guilin"]
-    assert u.cities_over_threshold(data, base.population, 2020, threshold=5e5) == list(data.cities)
+    assert u.cities_over_threshold(data, base.population, 2020, threshold=2e5) == list(data.cities)
     fast = u.default_params(1)
     fast["urban_population_growth_factor"] = np.array([1.6])
     res = u.simulate_urban(data, UrbanLevers(), fast, np.arange(2020, 2051), 1)
     assert "yulin" in u.cities_over_threshold(data, res.population, 2050)
+
+
+def test_all_prefecture_cities_are_modelled(data: u.UrbanData, base: u.UrbanResult) -> None:
+    """Green trips for every prefecture city (issue 17): the urban cities are exactly cities/prefectures.csv's."""
+    prefectures = load_prefectures(SHIPPED_DATASET)
+    assert len(prefectures.cities) == 14 and sorted(data.cities) == sorted(prefectures.cities)
+    assert not np.isnan(base.green_share_array(True)).any()
+    # small cities: low bus shares, high walk and e-bike shares (README)
+    small = [data.city_index(c) for c in data.cities if base.residents[0, 0, data.city_index(c)] < 6e5]
+    assert len(small) >= 8
+    shares = data.base_shares[small]
+    assert np.all(shares[:, _mode("bus")] <= 0.07) and np.all(shares[:, _mode("ebike")] >= 0.33)
+    assert np.all(shares[:, _mode("walk")] >= 0.25)
+
+
+def _crossing(data: u.UrbanData, city: str) -> u.UrbanData:
+    """The shipped data with one small city growing past 1 million urban residents in 2027."""
+    points = dict(data.population_points)
+    points[city] = {2020: 650_000.0, 2027: 1_000_000.0, 2030: 1_150_000.0}
+    return dataclasses.replace(data, population_points=points)
+
+
+def test_big_city_set_is_read_from_population_per_year(data: u.UrbanData) -> None:
+    """A city crossing 1 million in 2027 counts for the 2030 green-trip target, with both definitions."""
+    grown = _crossing(data, "chongzuo")
+    res = u.simulate_urban(grown, UrbanLevers(), u.default_params(1), np.arange(2020, 2031), 1)
+    assert "chongzuo" not in u.cities_over_threshold(grown, res.population, 2026)
+    assert "chongzuo" in u.cities_over_threshold(grown, res.population, 2027)
+    assert "chongzuo" not in u.cities_over_threshold(data, None, 2030)
+    for label, ebike in (("", False), ("_with_ebike", True)):
+        rows = green_trip_targets(res.green_share(include_ebike=ebike), res.population, label)
+        cities = set(rows.filter(pl.col("detail").is_in(list(grown.cities)))["detail"])
+        assert cities == {"nanning", "liuzhou", "guilin", "chongzuo"}
+        row = rows.filter(pl.col("target") == f"green_trip_share{label}.chongzuo")
+        assert row["value"][0] == pytest.approx(res.green_share_array(ebike)[0, -1, grown.city_index("chongzuo")])
+        worst = rows.filter(pl.col("target") == f"green_trip_share{label}.all_big_cities")["value"][0]
+        assert worst == pytest.approx(rows.filter(pl.col("detail").is_in(list(cities)))["value"].min())
+    # per member: slower growth keeps the city below 1 million in 2030 for that member only
+    params = u.default_params(2)
+    params["urban_population_growth_factor"] = np.array([1.0, 0.4])
+    res2 = u.simulate_urban(grown, UrbanLevers(), params, np.arange(2020, 2031), 2)
+    rows = green_trip_targets(res2.green_share(), res2.population)
+    members = rows.filter(pl.col("target") == "green_trip_share.chongzuo")["member"].to_list()
+    assert members == [0]
 
 
 def test_street_metrics_change_responses_not_the_base_year(data: u.UrbanData, base: u.UrbanResult) -> None:
@@ -377,7 +424,7 @@ def test_lever_bounds_are_enforced() -> None:
 
 def test_lever_sweep_table(data: u.UrbanData) -> None:
     table = u.lever_sweep(
-        data, {"baseline": UrbanLevers(), "parking x3": UrbanLevers(parking_price_factor={2030: 3.0})}
+        data, {"baseline": UrbanLevers(), "parking x3": UrbanLevers(parking_price_factor={2020: 1.0, 2030: 3.0})}
     )
     assert table.height == 2 * len(data.cities)
     base_rows = table.filter(pl.col("variant") == "baseline").sort("city")

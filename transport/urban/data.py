@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from transport.cities import load_prefectures
 from transport.errors import DatasetError
 from transport.levers.base import year_path
 from transport.tables import Column, TableSpec, read_table, read_toml
@@ -21,8 +22,7 @@ CITIES_SPEC = TableSpec(
     doc="Travel-system attributes of each city in the base year",
     key=("city",),
     columns=(
-        Column("city", "str", doc="city id (lower-case pinyin)"),
-        Column("name_zh", "str"),
+        Column("city", "str", doc="city id: a prefecture city of cities/prefectures.csv (its names live there)"),
         Column("trips_per_resident_day", unit="trips/person/day", min=0.5, max=5.0),
         Column("mean_trip_km", unit="km", min=1.0, max=20.0),
         Column("built_area_km2", unit="km2", min=10.0, max=5000.0),
@@ -100,7 +100,6 @@ class UrbanData:
     gamma_shape: float
     band_edges_km: np.ndarray
     base_year: int = 2020
-    names_zh: tuple[str, ...] = field(default=())
 
     def city_index(self, city: str) -> int:
         return self.cities.index(city)
@@ -120,10 +119,10 @@ def _float_table(raw: Mapping[str, Any], section: str, keys: Sequence[str], path
 
 
 def city_names_zh(folder: Path) -> dict[str, str]:
-    """Chinese name of each city of the dataset rooted at `folder` (urban/cities.csv: city id -> name_zh), the one
-    owner of the names the report and charts print beside the pinyin."""
-    cities = read_table(Path(folder) / "urban" / "cities.csv", CITIES_SPEC)
-    return dict(zip(cities["city"].to_list(), cities["name_zh"].to_list(), strict=True))
+    """Chinese name of each prefecture city of the dataset rooted at `folder` (city id -> name_zh), read from the one
+    owner of the city vocabulary, cities/prefectures.csv (transport.cities); the urban tables restate no names."""
+    prefectures = load_prefectures(Path(folder))
+    return dict(zip(prefectures.cities, prefectures.names_zh, strict=True))
 
 
 def load_urban_data(folder: Path) -> UrbanData:
@@ -209,7 +208,7 @@ def load_urban_data(folder: Path) -> UrbanData:
     return UrbanData(
         folder=Path(folder),
         cities=cities,
-        city={c: cities_df[c].to_numpy().astype(float) for c in cities_df.columns if c not in ("city", "name_zh")},
+        city={c: cities_df[c].to_numpy().astype(float) for c in cities_df.columns if c != "city"},
         base_shares=shares,
         share_low=low,
         share_high=high,
@@ -239,7 +238,6 @@ def load_urban_data(folder: Path) -> UrbanData:
         gamma_shape=float(shape),
         band_edges_km=edges,
         base_year=base_year,
-        names_zh=tuple(cities_df["name_zh"].to_list()),
     )
 
 
