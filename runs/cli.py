@@ -292,10 +292,26 @@ def seek(
     write: Annotated[
         Path | None, typer.Option("--write", help="Scenario TOML to write (default: seek_<base>.toml beside --db)")
     ] = None,
+    robust: Annotated[
+        float | None,
+        typer.Option(
+            "--robust",
+            help="Also seek the least change meeting each target with probability >= P over --members members "
+            "(0 < P < 1); the written scenario is then the robust one",
+        ),
+    ] = None,
+    members: Annotated[
+        int, typer.Option("--members", help="Ensemble members of --robust (>= 2; member 0 is central)")
+    ] = 1,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=MAX_SEED, help="Seed of the --robust members, as in `transport run`")
+    ] = 20201231,
 ) -> None:
     """Search lever ranges for settings that meet the targets with the least change from the base scenario; print
     and store (table `seek`) the settings, which targets bind, and each target's smallest single-lever change;
-    write the settings as a scenario TOML and store its run (run it again with `transport run FILE`)."""
+    write the settings as a scenario TOML and store its run (run it again with `transport run FILE`). With
+    --robust P --members N also the least changes meeting each target in a share >= P of N members (the same
+    sampled members for every lever value), stored beside the others with the probability reached."""
 
     from runs.execute import RunRequest, execute, prepare
     from runs.store import ResultsStore
@@ -312,6 +328,12 @@ def seek(
     for name in chosen:
         if name not in available:
             raise ScenarioError("--levers", "lever", name, f"a year-path lever: {', '.join(available)}")
+    if robust is not None and not 0.0 < robust < 1.0:
+        raise ScenarioError("--robust", "probability", robust, "a probability strictly between 0 and 1")
+    if robust is not None and members < 2:
+        raise ScenarioError("--members", "members", members, "an integer >= 2 with --robust (the ensemble)")
+    if robust is None and members != 1:
+        raise ScenarioError("--members", "members", members, "1 unless --robust P is given (the ensemble of it)")
     base_scenario, path, dataset = prepare(RunRequest(base))
     raw = raw_with_parents(path)
     raw.pop("description", None)
@@ -320,44 +342,50 @@ def seek(
     started = dt.datetime.now(dt.UTC)
     with console.status("searching lever ranges (each step is a model run)"):
         result = seeking.seek(base_scenario, raw, dataset, params, wanted, chosen, name)
+    found, rows = result, result.rows
+    if robust is not None:
+        ensemble = sample_parameters(base_scenario, members, seed)
+        with console.status(f"robust search: P >= {robust:g} over {members} members (each step is an ensemble run)"):
+            found = seeking.seek_robust(base_scenario, raw, dataset, ensemble, wanted, chosen, robust, name)
+        rows = pl.concat([result.rows, found.rows])
     out_path = write or db.parent / f"{name}.toml"
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    text = result.scenario.to_toml()
+    text = found.scenario.to_toml()
+    asked = f" --robust {robust:g} --members {members} --seed {seed}" if robust is not None else ""
     out_path.write_text(
-        f"# Written by `transport seek --base {base} --targets {','.join(wanted)}` on {started:%Y-%m-%d %H:%M} UTC\n"
-        + text,
+        f"# Written by `transport seek --base {base} --targets {','.join(wanted)}{asked}` on "
+        f"{started:%Y-%m-%d %H:%M} UTC\n" + text,
         encoding="utf-8",
     )
-    request = RunRequest(str(out_path), members=1, end_year=base_scenario.years.end)
+    # a robust seek stores its scenario's run over the same members (exact freight, as the search computed them), so
+    # table target_probability shows the probabilities it reached
+    request = (
+        RunRequest(str(out_path), members=1, end_year=base_scenario.years.end)
+        if robust is None
+        else RunRequest(str(out_path), members, seed, base_scenario.years.end, freight="exact")
+    )
     store = ResultsStore(db)
     run_set = started.strftime("seek-%Y%m%dT%H%M%S%fZ")
     with store.writer():
-        run_id = execute(request, store, run_set, analyses=lambda *_: {"seek": result.rows})
+        run_id = execute(request, store, run_set, analyses=lambda *_: {"seek": rows})
     from runs.output import print_table
+    from runs.report import SEEK_NUMERIC, seek_display
 
-    print_table(
-        console,
-        ["kind", "target", "lever", "base", "value", "reached", "normalised change", "detail"],
-        [
-            (
-                row["kind"],
-                row["target"],
-                row["lever"],
-                "" if row["base_value"] is None else f"{row['base_value']:.4g}",
-                "" if row["value"] is None else f"{row['value']:.4g}",
-                "yes" if row["reachable"] else "no",
-                "" if row["objective"] is None else f"{row['objective']:.3f}",
-                row["detail"],
-            )
-            for row in result.rows.iter_rows(named=True)
-        ],
-        numeric=[False, False, False, True, True, False, True, False],
-    )
+    shown = seek_display(rows)
+    print_table(console, shown.columns, shown.rows(), numeric=[c in SEEK_NUMERIC for c in shown.columns])
     from runs.report import headline_rows
 
     for label, value in headline_rows(store, run_id):
         console.print(f"{label}: {value}")
-    console.print(f"{result.evaluations} model evaluations; scenario written to {out_path}; stored run {run_id}")
+    console.print(f"{result.evaluations} model evaluations in {result.seconds:.1f} s", markup=False)
+    if robust is not None:
+        console.print(
+            f"robust: {found.evaluations} ensemble evaluations of {members} members in {found.seconds:.1f} s; "
+            + "; ".join(f"{t} P = {p:.3f}" for t, p in found.probabilities.items())
+            + f" (asked >= {robust:g})",
+            markup=False,
+        )
+    console.print(f"scenario written to {out_path}; stored run {run_id}", markup=False)
 
 
 @app.command()

@@ -312,6 +312,46 @@ def land_freight_table(freight: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows).sort("scenario", "year")
 
 
+SEEK_NUMERIC = {"base", "value", "P reached", "P asked", "normalised change"}
+_SEEK_SECTION = {"single_lever": 0, "robust": 0, "package": 1, "robust_package": 1, "combined": 2, "robust_combined": 2}
+
+
+def seek_display(seek: pl.DataFrame) -> pl.DataFrame:
+    """Rows of table `seek` for people (terminal and report): per target, each lever's deterministic row
+    (single_lever: the central estimate meets the target) and robust row (robust: a share >= P of the members meets
+    it) side by side, then the packages, then the combined settings; the P columns only when there are robust rows
+    (stores written before them lack the columns)."""
+    if "probability" not in seek.columns:
+        seek = seek.with_columns(pl.lit(None, pl.Float64).alias("probability"))
+    if "probability_asked" not in seek.columns:
+        seek = seek.with_columns(pl.lit(None, pl.Float64).alias("probability_asked"))
+    robust = seek["probability"].is_not_null().any()
+
+    def number(column: str, spec: str) -> pl.Expr:
+        return pl.col(column).map_elements(lambda v: f"{v:{spec}}", return_dtype=pl.Utf8).fill_null("")
+
+    ordered = seek.sort(
+        pl.col("target"),
+        pl.col("kind").replace_strict(_SEEK_SECTION, default=3, return_dtype=pl.Int32),
+        pl.col("lever"),
+        pl.col("kind").str.starts_with("robust"),
+    )
+    columns = [
+        pl.col("kind"),
+        pl.col("target"),
+        pl.col("lever"),
+        number("base_value", ".4g").alias("base"),
+        number("value", ".4g").alias("value"),
+        pl.col("reachable")
+        .replace_strict({True: "yes", False: "no"}, default="", return_dtype=pl.Utf8)
+        .alias("reached"),
+    ]
+    if robust:
+        columns += [number("probability", ".3f").alias("P reached"), number("probability_asked", "g").alias("P asked")]
+    columns += [number("objective", ".3f").alias("normalised change"), pl.col("detail")]
+    return ordered.select(columns)
+
+
 def hindcast_table(hindcast: pl.DataFrame, base_year: int) -> tuple[pl.DataFrame, str]:
     """The hindcast rows for people (definition, values with units, error, status naming every miss) and the
     summary sentence."""
@@ -550,16 +590,17 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
     parts += figure("sensitivity")
     seek = store.query(
         "select s.*, r.scenario from seek s join runs r using (run_id) where run_id = (select run_id from runs "
-        "where run_set like 'seek-%' order by finished_at desc limit 1) order by kind, target, lever"
+        "where run_set like 'seek-%' order by finished_at desc limit 1)"
     )
     if seek.height:
         parts += [
             f"<h2>What it takes (latest <code>transport seek</code>, scenario {html.escape(seek['scenario'][0])})</h2>",
             "<p>Single-lever rows: the least change of one lever (ramped to its value in 2030) that meets the target "
-            "alone, or why not. Combined rows: those settings together, verified by one coupled run.</p>",
-            _html_table(
-                seek.select("kind", "target", "lever", "base_value", "value", "reachable", "objective", "detail")
-            ),
+            "alone in the central estimate, or why not. Robust rows (<code>--robust P --members N</code>), beside "
+            "them: the least change with which a share of at least P of the N ensemble members meets it (P reached, "
+            "P asked; the same sampled members for every lever value). Combined rows: those settings together, "
+            "verified by one coupled run (the stored scenario is the robust one when there are robust rows).</p>",
+            _html_table(seek_display(seek)),
         ]
     if hindcast.height:
         base_year = first_year

@@ -156,7 +156,7 @@ ANALYSIS_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
     },
     # transport seek: lever settings that meet the targets, and the smallest single-lever change per target
     "seek": {
-        "kind": pl.Utf8,  # combined | single_lever
+        "kind": pl.Utf8,  # single_lever | package | combined; with --robust: robust | robust_package | robust_combined
         "target": pl.Utf8,
         "lever": pl.Utf8,
         "base_value": pl.Float64,
@@ -164,5 +164,7 @@ ANALYSIS_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "reachable": pl.Boolean,
         "objective": pl.Float64,
         "detail": pl.Utf8,
+        "probability": pl.Float64,  # robust rows: share of the members meeting the target at `value` (else null)
+        "probability_asked": pl.Float64,  # robust rows: the --robust P asked (else null)
     },
 }
