@@ -321,6 +321,99 @@ def flow_map(links: pl.DataFrame, flows: pl.DataFrame, scenario: str, years: lis
     )
 
 
+# labels placed by hand where the pole of inaccessibility crowds a neighbour's label at the report's size (lon, lat)
+_LABEL_AT = {"guigang": (109.75, 23.2), "wuzhou": (111.2, 23.5)}
+
+
+@functools.cache
+def _prefecture_features(dataset: Path) -> tuple[tuple[str, dict, float, float], ...]:
+    """(city, GeoJSON geometry, label lon, label lat) of each prefecture of a dataset (cities/prefectures.geojson).
+    Rings are turned clockwise, the winding d3-geo (Vega) reads as 'inside' (GeoJSON files wind the other way); the
+    label sits at the pole of inaccessibility of the city's largest part."""
+    from shapely.ops import polylabel
+
+    from transport.cities import load_prefecture_shapes
+
+    shapes = load_prefecture_shapes(dataset)
+    out = []
+    for city, geom in zip(shapes["city"], shapes.geometry, strict=True):
+        largest = max(shapely.get_parts(geom), key=lambda part: part.area)
+        anchor = shapely.Point(_LABEL_AT[city]) if city in _LABEL_AT else polylabel(largest, tolerance=0.01)
+        clockwise = shapely.orient_polygons(geom, exterior_cw=True)
+        out.append((str(city), clockwise.__geo_interface__, anchor.x, anchor.y))
+    return tuple(out)
+
+
+def city_choropleth(
+    values: pl.DataFrame,
+    value: str,
+    title: str,
+    subtitle: str,
+    *,
+    legend: str,
+    discrete: bool = False,
+    number_format: str = ".0%",
+    missing: str = "not modelled",
+    scheme: str = "greens",
+    dataset: Path = DATA_DIR / DEFAULT_DATASET,
+) -> alt.TopLevelMixin:
+    """The prefecture cities coloured by `values[value]` (one row per `city` id; a city without a row or with a null
+    value is drawn grey and named `missing` in the legend), each labelled 'Pinyin 汉字' and its value. Sequential
+    colour for a quantity (e.g. shares, `number_format` a Python format spec) or, with `discrete`, one colour per
+    value in order (e.g. peak years, shown as integers). Boundaries: the dataset's cities/prefectures.geojson."""
+    known = {
+        str(city): val
+        for city, val in values.select("city", value).iter_rows()
+        if val is not None and val == val  # NaN is no value either
+    }
+
+    def shown(val: object) -> str:
+        return str(int(val)) if discrete else format(val, number_format)  # type: ignore[call-overload]
+
+    features, labels = [], []
+    for city, geometry, lon, lat in _prefecture_features(dataset):
+        val = known.get(city)
+        text = missing if val is None else shown(val)
+        props = {"city": place_label(city), "value": val, "shown": text, "status": missing}
+        features.append({"type": "Feature", "geometry": geometry, **props})
+        lines = [place_label(city)] if val is None else [place_label(city), text]  # grey: the legend says why
+        labels.append({"lon": lon, "lat": lat, "lines": lines, "shown": text})
+    width, height = 560, 440
+    base = alt.Chart(alt.Data(values=features)).properties(width=width, height=height)
+    tooltip = [alt.Tooltip("city:N", title="City"), alt.Tooltip("shown:N", title=legend)]
+    grey = base.mark_geoshape(stroke="white", strokeWidth=1).encode(
+        color=alt.Color(
+            "status:N",
+            title=None,
+            scale=alt.Scale(range=["#cfcfcf"]),
+            legend=alt.Legend(symbolType="square") if len(known) < len(features) else None,
+        ),
+        tooltip=tooltip,
+    )
+    if discrete:
+        domain = sorted({int(v) for v in known.values()})
+        color = alt.Color(
+            "value:O",
+            title=legend,
+            scale=alt.Scale(scheme={"name": scheme}, domain=domain),
+            legend=alt.Legend(symbolType="square"),
+        )
+    else:
+        color = alt.Color(
+            "value:Q", title=legend, scale=alt.Scale(scheme={"name": scheme}), legend=alt.Legend(format=number_format)
+        )
+    filled = (
+        base.transform_filter("datum.value != null")
+        .mark_geoshape(stroke="white", strokeWidth=1)
+        .encode(color=color, tooltip=tooltip)
+    )
+    placed = alt.Chart(alt.Data(values=labels)).encode(longitude="lon:Q", latitude="lat:Q", text="lines:N")
+    halo = placed.mark_text(fontSize=10, font=FONT, lineHeight=12, stroke="white", strokeWidth=3, strokeOpacity=0.85)
+    names = placed.mark_text(fontSize=10, font=FONT, lineHeight=12, color="#222")
+    chart = alt.layer(grey, filled, halo, names).project(type="mercator").resolve_scale(color="independent")
+    return _finish(chart, title, subtitle)
+
+
 def lmdi_chart(lmdi: pl.DataFrame, oil_start: pl.DataFrame) -> alt.TopLevelMixin:
     """Waterfall of the LMDI effects on road oil, per scenario and period.
 

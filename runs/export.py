@@ -19,6 +19,7 @@ import shapely
 
 from runs.scenario_diff import scenario_from_toml
 from runs.store import ResultsStore
+from transport.cities import PREFECTURE_SHAPES, load_prefecture_shapes
 from transport.errors import StoreError
 from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 from transport.urban.names import EBIKE, GREEN_MODES
@@ -62,9 +63,10 @@ def network_layers(tables: dict[str, pl.DataFrame]) -> dict[str, gpd.GeoDataFram
 
 
 def city_layer(tables: dict[str, pl.DataFrame]) -> gpd.GeoDataFrame | None:
-    """One point per city and year of the urban model (member 0) with its green-trip share on the Ministry of
-    Transport definition (transport.urban.names.GREEN_MODES) and with e-bikes counted too, at the city's coordinates
-    in the run's dataset (freight/places.csv)."""
+    """One feature per city and year of the urban model (member 0) with its green-trip share on the Ministry of
+    Transport definition (transport.urban.names.GREEN_MODES) and with e-bikes counted too: the city's boundary
+    (MultiPolygon, cities/prefectures.geojson of the run's dataset), or its point (freight/places.csv) in a dataset
+    without boundaries."""
     urban = tables.get("urban")
     if urban is None or urban.height == 0:
         return None
@@ -80,6 +82,13 @@ def city_layer(tables: dict[str, pl.DataFrame]) -> gpd.GeoDataFrame | None:
         .sort("city", "year")
     )
     scenario = scenario_from_toml(tables["runs"]["scenario_toml"][0], "runs.scenario_toml")
+    if (scenario.dataset_path() / PREFECTURE_SHAPES).is_file():
+        shapes = load_prefecture_shapes(scenario.dataset_path())
+        parts = [shapely.multipolygons(shapely.get_parts(g)) for g in shapes.geometry]
+        outlines = dict(zip(shapes["city"], parts, strict=True))
+        shaped = shares.filter(pl.col("city").is_in(list(outlines)))
+        geometry = [outlines[city] for city in shaped["city"].to_list()]
+        return gpd.GeoDataFrame(shaped.to_pandas(), geometry=geometry, crs=CRS)
     places = pl.read_csv(scenario.dataset_path() / "freight" / "places.csv", comment_prefix="#")
     points = places.select(pl.col("place").str.to_lowercase().alias("city"), "lon", "lat")
     located = shares.join(points, on="city", how="inner").sort("city", "year")

@@ -295,6 +295,66 @@ def scenario_questions(runs: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=dict.fromkeys(["scenario", "extends", "answers", "description"], pl.Utf8))
 
 
+def city_oil_peaks(store: ResultsStore, run_id: str) -> pl.DataFrame:
+    """Each prefecture's road-oil peak in one run, member 0 (view `city_oil_peak`: city, peak_year, peak_oil_mt);
+    empty when the results have no such view (a store of an older schema) or no rows for the run."""
+    found = store.query("select count(*) as n from information_schema.tables where table_name = 'city_oil_peak'")
+    if not found["n"][0]:
+        return pl.DataFrame()
+    return store.query(
+        f"select city, peak_year, peak_oil_mt from city_oil_peak where run_id = '{run_id}' and member = 0"
+    )
+
+
+def city_maps(store: ResultsStore, run: dict, urban: pl.DataFrame) -> dict[str, tuple[str, Any]]:
+    """The choropleths of one run (the plan run in the report), by chart name: caption and chart. The green-trip share
+    in the target year of every city the urban model covers (the others grey: not modelled), and each city's road
+    oil peak year when the results have the `city_oil_peak` view; a map without data is left out."""
+    maps: dict[str, tuple[str, Any]] = {}
+    name, end = str(run["scenario"]), int(run["end_year"])
+    green = (
+        urban.filter(
+            (pl.col("run_id") == run["run_id"])
+            & (pl.col("year") == GREEN_SHARE_YEAR)
+            & pl.col("mode").is_in(GREEN_MODES)
+        )
+        .group_by("city")
+        .agg(pl.col("share").sum())
+    )
+    if green.height:
+        maps["green_trip_map"] = (
+            f"Green-trip share by city in {GREEN_SHARE_YEAR} ({name})",
+            charts.city_choropleth(
+                green,
+                "share",
+                f"Green-trip share by city in {GREEN_SHARE_YEAR}, {name}",
+                f"{', '.join(GREEN_MODES).capitalize()} (Ministry of Transport definition, e-bikes not green); "
+                f"central member; target >= {GREEN_SHARE_THRESHOLD:.0%} in cities of "
+                f">= {BIG_CITY_RESIDENTS / 1e6:.0f} M residents",
+                legend="Green-trip share",
+            ),
+        )
+    peaks = city_oil_peaks(store, str(run["run_id"]))
+    if peaks.height:
+        # a peak in the last simulated year is no peak: the path is still rising there
+        peaks = peaks.with_columns(pl.when(pl.col("peak_year") < end).then(pl.col("peak_year")).alias("peak_year"))
+        maps["city_oil_peak_map"] = (
+            f"Road oil peak year by city ({name})",
+            charts.city_choropleth(
+                peaks,
+                "peak_year",
+                f"Road oil peak year by city, {name}",
+                "Year of the highest 3-year average of the city's road oil (gasoline + diesel); central member; "
+                f"province's deadline {OIL_PEAK_DEADLINE}",
+                legend="Peak year",
+                discrete=True,
+                scheme="yelloworangered",
+                missing=f"no peak by {end}",
+            ),
+        )
+    return maps
+
+
 def land_freight_table(freight: pl.DataFrame) -> pl.DataFrame:
     """Per scenario, first and last year: each land mode's share of land tonne-km, and sea tonne-km apart."""
     total = freight.group_by("scenario", "year", "mode").agg(pl.col("tkm_bn").sum())
@@ -492,6 +552,8 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             f"Freight on the land network ({mapped['scenario']}), {' and '.join(map(str, years))}",
             charts.flow_map(links, flows, str(mapped["scenario"]), years),
         )
+    for name, (caption, chart) in city_maps(store, mapped, urban).items():
+        add(name, caption, chart)
     if fleet.height:
         add("fleet_stock", "Vehicle stock by powertrain", charts.fleet_chart(fleet))
         add("fleet_sales", "Vehicle sales by powertrain", charts.sales_chart(fleet))
@@ -563,11 +625,13 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
         *figure("road_oil"),
         *figure("railsea_teu"),
         *figure("oil_peak_year"),
+        *figure("city_oil_peak_map"),
         "<h2>Green trips in the big cities</h2>",
         *(
             figure("green_trip_share")
             or [f"<p>Not evaluated: the runs end in {last_year}, before {GREEN_SHARE_YEAR}.</p>"]
         ),
+        *figure("green_trip_map"),
     ]
     if freight.height:
         parts += [

@@ -3,12 +3,14 @@ tables it came from (member 0); bad arguments give one line, exit 2, and create 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import geopandas as gpd
 import polars as pl
 import pyogrio
 import pytest
+import shapely
 from polars.testing import assert_frame_equal
 
 from tests.conftest import SmallRun, run_cli
@@ -32,7 +34,7 @@ def test_geopackage_has_the_network_with_flows_and_the_cities(small_run: SmallRu
     assert result.code == 0, result.stderr
     path = tmp_path / "gis" / f"{run_id}.gpkg"
     layers = dict(pyogrio.list_layers(path))
-    assert layers == {"links": "LineString", "link_flows": "LineString", "cities": "Point"}
+    assert layers == {"links": "LineString", "link_flows": "LineString", "cities": "MultiPolygon"}
     for layer in layers:
         assert pyogrio.read_info(path, layer=layer)["crs"] == "EPSG:4326"
     flows = gpd.read_file(path, layer="link_flows")
@@ -43,7 +45,8 @@ def test_geopackage_has_the_network_with_flows_and_the_cities(small_run: SmallRu
         assert row.tonnes_mt == pytest.approx(by_link[f"{row.link_id}{row.year}"], rel=1e-12)
     cities = gpd.read_file(path, layer="cities")
     nanning = cities[(cities.city == "nanning") & (cities.year == 2025)].iloc[0]
-    assert 22 < nanning.geometry.y < 23.5 and 107.5 < nanning.geometry.x < 109  # Nanning, 22.8 N 108.3 E
+    assert nanning.geometry.contains(shapely.Point(108.297, 22.806))  # Nanning's seat, in its boundary
+    assert 20_000 < nanning.geometry.area * 111.32**2 * math.cos(math.radians(23)) < 24_000  # ~22,100 km2
     urban = _stored(small_run, run_id, "urban").filter((pl.col("city") == "nanning") & (pl.col("year") == 2025))
     green = urban.filter(pl.col("mode").is_in(["walk", "bicycle", "bus", "metro"]))["share"].sum()
     assert nanning.green_trip_share == pytest.approx(green, rel=1e-12)
