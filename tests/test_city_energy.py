@@ -147,3 +147,21 @@ def test_city_oil_peak_view_agrees_with_the_city_targets(tmp_path: Path) -> None
         assert targets.filter(pl.col("target") == f"road_oil_peak_year.{city}")["value"][0] == year
         peak_level = targets.filter(pl.col("target") == f"road_oil_peak_level.{city}")["value"][0]
         assert abs(peak_level - level) < 1e-9
+
+
+def test_report_city_table_reads_each_scenarios_central_peak_and_probability() -> None:
+    from runs.report import city_peak_table
+
+    rows = []
+    for run_id, years in (("a", (2024, 2026, 2031)), ("b", (2022, 2022, 2022))):
+        for member, year in enumerate(years):
+            rows.append((run_id, member, "road_oil_peak_year.nanning", float(year), year <= 2030))
+            rows.append((run_id, member, "road_oil_peak_level.nanning", 2.0 + member, None))
+        rows.append((run_id, 0, "road_oil_peak_year", 2023.0, True))  # the province's: not a city row
+    targets = pl.DataFrame(rows, schema=["run_id", "member", "target", "value", "met"], orient="row")
+    runs = pl.DataFrame({"run_id": ["a", "b"], "scenario": ["plan", "baseline"]})
+    table = city_peak_table(targets, runs)
+    assert table.height == 1 and table["city"][0] == "Nanning 南宁"
+    assert table["plan: peak year"][0] == "2024" and table["baseline: peak year"][0] == "2022"
+    assert table["plan: peak Mt"][0] == "2.00"
+    assert table["plan: P(peak <= 2030)"][0] == "66.7 %" and table["baseline: P(peak <= 2030)"][0] == "100.0 %"
