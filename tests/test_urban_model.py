@@ -19,6 +19,8 @@ from transport.cities import load_prefectures
 from transport.errors import DatasetError, ScenarioError
 from transport.levers.urban import UNCERTAIN, UrbanLevers
 from transport.targets import green_trip_targets
+from transport.urban.model import base_shares_with_ebike
+from transport.urban.names import MODE_INDEX
 
 YEARS = np.arange(2020, 2031)
 
@@ -44,9 +46,11 @@ def test_calibration_reproduces_base_year_shares(data: u.UrbanData) -> None:
     for name, spec in UNCERTAIN.items():  # every member a different draw: constants are calibrated per member
         params[name] = rng.uniform(spec.low, spec.high, 5)
     res = u.simulate_urban(data, UrbanLevers(), params, YEARS, 5)
-    np.testing.assert_allclose(res.shares[:, 0], np.broadcast_to(data.base_shares, res.shares[:, 0].shape), atol=1e-9)
+    observed = base_shares_with_ebike(data, params["urban_ebike_share_quantile"])
+    np.testing.assert_allclose(res.shares[:, 0], observed, atol=1e-9)
     assert res.calibration_residual < 1e-9
-    frame = res.urban.filter(pl.col("year") == 2020)
+    # the central member calibrates to the dataset's shares (the others to their own e-bike quantile)
+    frame = u.simulate_urban(data, UrbanLevers(), u.default_params(1), YEARS, 1).urban.filter(pl.col("year") == 2020)
     joined = frame.join(
         pl.read_csv(SHIPPED_DATASET / "urban" / "base_shares.csv", comment_prefix="#"), on=["city", "mode"]
     )
@@ -430,3 +434,25 @@ def test_lever_sweep_table(data: u.UrbanData) -> None:
     base_rows = table.filter(pl.col("variant") == "baseline").sort("city")
     park = table.filter(pl.col("variant") == "parking x3").sort("city")
     assert np.all(park["car_share"].to_numpy() < base_rows["car_share"].to_numpy())
+
+
+def test_ebike_share_quantile_moves_the_observed_ebike_share_within_its_range(data: u.UrbanData) -> None:
+    """0.5 is the dataset; 0 and 1 its low and high e-bike shares; the other modes keep their proportions and each
+    city sums to 1; a member with more e-bikes in 2020 has a lower green-trip share (MoT definition) in 2030."""
+    e = MODE_INDEX["ebike"]
+    shares = base_shares_with_ebike(data, np.array([0.5, 0.0, 1.0, 0.25]))
+    np.testing.assert_allclose(shares[0], data.base_shares, atol=1e-15)
+    np.testing.assert_allclose(shares[1, :, e], data.share_low[:, e])
+    np.testing.assert_allclose(shares[2, :, e], data.share_high[:, e])
+    np.testing.assert_allclose(shares[3, :, e], (data.base_shares[:, e] + data.share_low[:, e]) / 2)
+    np.testing.assert_allclose(shares.sum(axis=2), 1.0, atol=1e-12)
+    walk, bus = MODE_INDEX["walk"], MODE_INDEX["bus"]
+    ratio = shares[:, :, walk] / shares[:, :, bus]
+    np.testing.assert_allclose(
+        ratio, np.broadcast_to(data.base_shares[:, walk] / data.base_shares[:, bus], ratio.shape)
+    )
+    params = u.default_params(3)
+    params["urban_ebike_share_quantile"] = np.array([0.0, 0.5, 1.0])
+    res = u.simulate_urban(data, UrbanLevers(), params, YEARS, 3)
+    green = res.green_share_array()[:, list(res.years).index(2030)]
+    assert np.all(green[0] > green[1]) and np.all(green[1] > green[2])

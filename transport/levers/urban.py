@@ -105,10 +105,10 @@ UNCERTAIN: dict[str, Uncertain] = {
         1.6,
     ),
     "urban_trip_rate_factor": Uncertain(
-        1.0, "1", "Multiplier on trips per resident per day (dataset 2.1-2.3)", 0.85, 1.15
+        1.0, "1", "Multiplier on trips per resident per day (dataset 2.0-2.3)", 0.85, 1.15
     ),
     "urban_trip_length_factor": Uncertain(
-        1.0, "1", "Multiplier on every city's mean trip length (dataset 3.8-6.0 km)", 0.8, 1.25
+        1.0, "1", "Multiplier on every city's mean trip length (dataset 3.0-6.0 km)", 0.8, 1.25
     ),
     "urban_car_ownership_growth": Uncertain(
         0.04, "1/yr", "Initial growth rate of cars per resident (logistic towards saturation)", 0.01, 0.07
@@ -119,6 +119,14 @@ UNCERTAIN: dict[str, Uncertain] = {
         "Utility of cycling (and e-biking) per unit log of cycle-lane km; bike share elasticity ~0.2-0.4",
         0.1,
         0.5,
+    ),
+    "urban_ebike_share_quantile": Uncertain(
+        0.5,
+        "1",
+        "Where every city's 2020 e-bike share lies in its range (urban/base_shares.csv low-high: 0 = low, 0.5 = the "
+        "dataset value, 1 = high; the other modes scaled to keep the sum); no survey measures it",
+        0.0,
+        1.0,
     ),
     "urban_intersection_walk_elasticity": Uncertain(
         0.4, "1", "Utility of walking per unit log of intersection density (Ewing & Cervero 2010: 0.39)", 0.2, 0.6
