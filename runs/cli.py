@@ -88,15 +88,20 @@ def _diagnostics(
 def _ensemble_analyses(
     seed: int,
 ) -> Callable[[Scenario, Dataset, Mapping[str, np.ndarray], dict[str, pl.DataFrame]], dict[str, pl.DataFrame]]:
-    """Global sensitivity of the headline targets (ensembles only; empty for a central run), its bootstrap seeded
-    from the run's seed, so equal seeds give equal rows however the members are split."""
+    """Global sensitivity of the headline targets, its bootstrap seeded from the run's seed, and scenario discovery
+    (PRIM boxes where a target is missed; no randomness), for ensembles of >= 101 members (empty tables otherwise):
+    equal seeds give equal rows however the members are split."""
+    from transport.analysis.discovery import target_discovery
     from transport.analysis.sensitivity import target_sensitivity
 
     def analyses(
         scenario: Scenario, _dataset: Dataset, params: Mapping[str, np.ndarray], tables: dict[str, pl.DataFrame]
     ) -> dict[str, pl.DataFrame]:
         sampled = [name for name, spec in sorted(scenario.uncertain.items()) if not isinstance(spec, float | int)]
-        return {"sensitivity": target_sensitivity(tables["targets"], params, sampled, seed=seed)}
+        return {
+            "sensitivity": target_sensitivity(tables["targets"], params, sampled, seed=seed),
+            "discovery": target_discovery(tables["targets"], params, sampled),
+        }
 
     return analyses
 

@@ -21,7 +21,9 @@ from runs import charts
 from runs.formatting import fmt_margin, fmt_number, fmt_share, fmt_value
 from runs.scenario_diff import DEFAULTS, lever_changes, scenario_from_toml, shipped_parent
 from runs.store import ResultsStore
+from transport.analysis.discovery import MAX_PARAMETERS, MISSED_SHARE
 from transport.errors import StoreError
+from transport.levers import UNCERTAIN
 from transport.scenario import Scenario, load_scenario
 from transport.targets import (
     BIG_CITY_RESIDENTS,
@@ -454,6 +456,58 @@ def hindcast_table(hindcast: pl.DataFrame, base_year: int) -> tuple[pl.DataFrame
     return pl.DataFrame(rows), summary
 
 
+def _bound_text(name: str, low: float | None, high: float | None) -> str:
+    unit = UNCERTAIN[name].unit if name in UNCERTAIN else "1"
+    suffix = "" if unit == "1" else f" {unit}"
+    if low is not None and high is not None:
+        return f"{name} in [{low:.3g}, {high:.3g}]{suffix}"
+    return f"{name} >= {low:.3g}{suffix}" if low is not None else f"{name} <= {high:.3g}{suffix}"
+
+
+def discovery_sentences(discovery: pl.DataFrame, targets: pl.DataFrame) -> list[str]:
+    """Per scenario, a sentence per target with PRIM boxes (stored `discovery` rows, with scenario): how often its
+    members 1..N-1 miss it (any of its rows not met, as transport.analysis.discovery counts) and the boxes where it
+    is missed, in the words "<target> is missed in X % of members; it fails mostly when <param> in [low, high] and
+    ... (coverage C %, density D %)". Targets whose boxes are the same share one sentence. `targets`: the runs'
+    stored rows (run_id, member, target, met)."""
+    if discovery.height == 0:
+        return []
+    missed = (
+        targets.filter((pl.col("member") > 0) & pl.col("met").is_not_null())
+        .group_by("run_id", "target", "member")
+        .agg((~pl.col("met")).any().alias("missed"))
+        .group_by("run_id", "target")
+        .agg(pl.col("missed").cast(pl.Float64).mean())
+    )
+    rows = discovery.join(missed, on=["run_id", "target"], how="left").sort("scenario", "target", "box", "parameter")
+    groups: dict[tuple[str, str], list[str]] = {}
+    for (scenario, target), frame in rows.group_by("scenario", "target", maintain_order=True):
+        boxes = []
+        for (_box,), box in frame.group_by("box", maintain_order=True):
+            bounds = " and ".join(_bound_text(r["parameter"], r["low"], r["high"]) for r in box.iter_rows(named=True))
+            boxes.append(
+                f"{bounds} (coverage {fmt_share(box['coverage'][0], 0)}, density {fmt_share(box['density'][0], 0)})"
+            )
+        share = frame["missed"][0]
+        claim = f"missed in {fmt_share(share, 0)} of members" if share is not None else "missed by some members"
+        text = f"{claim}; {{it}} mostly when " + "; or when ".join(boxes)
+        groups.setdefault((str(scenario), text), []).append(str(target))
+    sentences = []
+    for (scenario, text), names in groups.items():
+        subject = " and ".join(f"<code>{html.escape(n)}</code>" for n in names)
+        verb, it = ("are", "they fail") if len(names) > 1 else ("is", "it fails")
+        body = html.escape(text.replace("{it}", it))
+        sentences.append(f"<p><b>{html.escape(scenario)}</b>: {subject} {verb} {body}.</p>")
+    parameters = sorted(set(rows["parameter"].to_list()))
+    legend = "; ".join(
+        f"<code>{html.escape(n)}</code>: {html.escape(UNCERTAIN[n].doc)} (range {UNCERTAIN[n].low:g} to "
+        f"{UNCERTAIN[n].high:g}{'' if UNCERTAIN[n].unit == '1' else ' ' + html.escape(UNCERTAIN[n].unit)})"
+        for n in parameters
+        if n in UNCERTAIN
+    )
+    return [*sentences, f"<p class='def'>{legend}.</p>"] if legend else sentences
+
+
 def _html_table(frame: pl.DataFrame, miss_column: str | None = None) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = []
@@ -652,6 +706,17 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
         )
         parts += ["<h2>Probability of meeting each target (share of ensemble members)</h2>", _html_table(table)]
     parts += figure("sensitivity")
+    discovery = _frame(store, "select * from discovery where run_id in ({ids})", runs)
+    if discovery.height:
+        parts += [
+            "<h2>When the targets are missed (scenario discovery)</h2>",
+            f"<p>For each target the members miss in {fmt_share(MISSED_SHARE[0], 0)} to "
+            f"{fmt_share(MISSED_SHARE[1], 0)} of cases: the "
+            f"ranges of at most {MAX_PARAMETERS} uncertain parameters in which it is missed most (PRIM, "
+            "<code>transport/analysis/discovery.py</code>). Coverage: share of the members missing the target that "
+            "fall in the box; density: share of the members in the box that miss it.</p>",
+            *discovery_sentences(discovery, targets),
+        ]
     seek = store.query(
         "select s.*, r.scenario from seek s join runs r using (run_id) where run_id = (select run_id from runs "
         "where run_set like 'seek-%' order by finished_at desc limit 1)"

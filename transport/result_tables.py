@@ -138,7 +138,7 @@ ANALYSIS_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "target": pl.Utf8,
         "box": pl.Int32,  # 1 = the first box peeled
         "parameter": pl.Utf8,
-        "low": pl.Float64,  # in the parameter's unit; an unrestricted side is the sampled extreme
+        "low": pl.Float64,  # in the parameter's unit; null: the box does not restrict that side
         "high": pl.Float64,
         "coverage": pl.Float64,  # share of the target's missed members in the box
         "density": pl.Float64,  # share of the box's members that miss the target
