@@ -22,9 +22,10 @@ from runs.formatting import fmt_margin, fmt_number, fmt_share, fmt_value
 from runs.scenario_diff import DEFAULTS, lever_changes, scenario_from_toml, shipped_parent
 from runs.store import ResultsStore
 from transport.analysis.discovery import MAX_PARAMETERS, MISSED_SHARE
+from transport.cities import load_prefectures
 from transport.errors import StoreError
 from transport.levers import UNCERTAIN
-from transport.scenario import Scenario, load_scenario
+from transport.scenario import DATA_DIR, DEFAULT_DATASET, Scenario, load_scenario
 from transport.targets import (
     BIG_CITY_RESIDENTS,
     GREEN_SHARE_THRESHOLD,
@@ -295,6 +296,53 @@ def scenario_questions(runs: pl.DataFrame) -> pl.DataFrame:
             {"scenario": run["scenario"], "extends": parent, "answers": reading, "description": run["description"]}
         )
     return pl.DataFrame(rows, schema=dict.fromkeys(["scenario", "extends", "answers", "description"], pl.Utf8))
+
+
+# targets of each prefecture's road-oil peak year and level (transport.model.city_peak_targets)
+CITY_PEAK, CITY_PEAK_LEVEL = "road_oil_peak_year.", "road_oil_peak_level."
+
+
+def city_peak_table(targets: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+    """One row per prefecture city: per scenario its central road-oil peak year and level, and with an ensemble the
+    share of members whose peak comes by 2030 (empty without city targets)."""
+    city_rows = targets.filter(
+        pl.col("target").str.starts_with(CITY_PEAK) | pl.col("target").str.starts_with(CITY_PEAK_LEVEL)
+    )
+    if city_rows.height == 0:
+        return pl.DataFrame()
+    city_rows = city_rows.join(runs.select("run_id", "scenario"), on="run_id").with_columns(
+        pl.col("target").str.split(".").list.get(1).alias("city"),
+        pl.col("target").str.split(".").list.get(0).alias("what"),
+    )
+    columns = []
+    for scenario in runs["scenario"].to_list():
+        mine = city_rows.filter(pl.col("scenario") == scenario)
+        year = mine.filter((pl.col("what") == "road_oil_peak_year") & (pl.col("member") == 0)).select(
+            "city", pl.col("value").cast(pl.Int32).cast(pl.Utf8).alias(f"{scenario}: peak year")
+        )
+        level = mine.filter((pl.col("what") == "road_oil_peak_level") & (pl.col("member") == 0)).select(
+            "city",
+            pl.col("value").map_elements(lambda v: f"{v:.2f}", return_dtype=pl.Utf8).alias(f"{scenario}: peak Mt"),
+        )
+        frame = year.join(level, on="city")
+        peaked = mine.filter(pl.col("what") == "road_oil_peak_year")
+        if peaked["member"].n_unique() > 1:
+            share = peaked.group_by("city").agg(pl.col("met").cast(pl.Float64).mean().alias("p"))
+            frame = frame.join(
+                share.select(
+                    "city",
+                    pl.col("p").map_elements(fmt_share, return_dtype=pl.Utf8).alias(f"{scenario}: P(peak <= 2030)"),
+                ),
+                on="city",
+            )
+        columns.append(frame)
+    table = columns[0]
+    for frame in columns[1:]:
+        table = table.join(frame, on="city", how="full", coalesce=True)
+    order = {city: i for i, city in enumerate(load_prefectures(DATA_DIR / DEFAULT_DATASET).cities)}
+    return table.sort(pl.col("city").replace_strict(order, default=len(order)), "city").with_columns(
+        pl.col("city").map_elements(charts.place_label, return_dtype=pl.Utf8)
+    )
 
 
 def city_oil_peaks(store: ResultsStore, run_id: str) -> pl.DataFrame:
@@ -698,6 +746,16 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
         ]
     parts += ["<h2>Vehicles and what drives road oil</h2>", *figure("fleet_stock"), *figure("fleet_sales")]
     parts += figure("lmdi_road_oil")
+    city_peaks = city_peak_table(targets, runs)
+    if city_peaks.height:
+        parts += [
+            "<h2>Every prefecture city: road oil peak</h2>",
+            "<p>Each city's road energy is the province's split by where each vehicle segment drives (population and "
+            "income for cars, buses and coaches; the freight model's road tonne-km for trucks), with the province's "
+            "powertrain mix in every city; the cities add up to the province. A city's peak is the peak of its "
+            "3-year smoothed oil path, as for the province. Policies aimed at one city are not modelled yet.</p>",
+            _html_table(city_peaks),
+        ]
     if probability.height:
         table = (
             probability.with_columns(pl.col("probability").map_elements(fmt_share, return_dtype=pl.Utf8))
@@ -743,7 +801,12 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             _html_table(table, miss_column="status"),
         ]
     verdict_rows = (
-        targets.filter(pl.col("member") == 0)
+        targets.filter(
+            (pl.col("member") == 0)
+            # the cities' peaks have their own table above
+            & ~pl.col("target").str.starts_with(CITY_PEAK)
+            & ~pl.col("target").str.starts_with(CITY_PEAK_LEVEL)
+        )
         .sort("scenario", "target", "year")
         .select(
             "scenario",
