@@ -318,6 +318,8 @@ def seek(
     --robust P --members N also the least changes meeting each target in a share >= P of N members (the same
     sampled members for every lever value), stored beside the others with the probability reached."""
 
+    import time
+
     from runs.execute import RunRequest, execute, prepare
     from runs.store import ResultsStore
     from transport.analysis import seek as seeking
@@ -371,8 +373,10 @@ def seek(
     )
     store = ResultsStore(db)
     run_set = started.strftime("seek-%Y%m%dT%H%M%S%fZ")
+    stored_from = time.perf_counter()
     with store.writer():
         run_id = execute(request, store, run_set, analyses=lambda *_: {"seek": rows})
+    stored_seconds = time.perf_counter() - stored_from
     from runs.output import print_table
     from runs.report import SEEK_NUMERIC, seek_display
 
@@ -390,7 +394,10 @@ def seek(
             + f" (asked >= {robust:g})",
             markup=False,
         )
-    console.print(f"scenario written to {out_path}; stored run {run_id}", markup=False)
+    console.print(
+        f"scenario written to {out_path}; stored run {run_id} ({request.members} members, {stored_seconds:.1f} s)",
+        markup=False,
+    )
 
 
 @app.command()

@@ -213,3 +213,37 @@ def test_bad_robust_options_are_one_line_errors(
     result = cli_in_process("seek", *args, "--db", str(db), "--write", str(tmp_path / "s.toml"))
     assert_user_error(result, *fragments)
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_report_shows_robust_rows_beside_the_deterministic_ones() -> None:
+    """runs.report.seek_display (terminal and report): a lever's single_lever row and its robust row adjacent, with
+    the probability reached and asked; without robust rows (or in a store older than the columns) no P columns."""
+    from runs.report import seek_display
+    from transport.result_tables import ANALYSIS_COLUMNS
+
+    def rows(kind: str, lever: str, value: float, p: float | None) -> dict[str, object]:
+        return {
+            "kind": kind, "target": "green", "lever": lever, "base_value": 2.0, "value": value, "reachable": True,
+            "objective": 0.1, "detail": "d", "probability": p, "probability_asked": None if p is None else 0.9,
+        }  # fmt: skip
+
+    frame = pl.DataFrame(
+        [
+            rows("robust_combined", "urban.a", 0.0, 0.91),
+            rows("robust", "urban.b", 6.0, 0.905),
+            rows("combined", "urban.a", 0.0, None),
+            rows("single_lever", "urban.b", 4.0, None),
+            rows("robust", "urban.a", 3.5, 0.9),
+            rows("single_lever", "urban.a", 3.0, None),
+        ],
+        schema=ANALYSIS_COLUMNS["seek"],
+    )
+    shown = seek_display(frame)
+    assert shown.select("kind", "lever").rows() == [
+        ("single_lever", "urban.a"), ("robust", "urban.a"), ("single_lever", "urban.b"), ("robust", "urban.b"),
+        ("combined", "urban.a"), ("robust_combined", "urban.a"),
+    ]  # fmt: skip
+    assert shown.row(1, named=True)["P reached"] == "0.900" and shown.row(1, named=True)["P asked"] == "0.9"
+    assert shown.row(0, named=True)["P reached"] == "" and shown.row(1, named=True)["value"] == "3.5"
+    deterministic = seek_display(frame.filter(pl.col("probability").is_null()).drop("probability", "probability_asked"))
+    assert "P reached" not in deterministic.columns and deterministic.height == 3
