@@ -65,6 +65,13 @@ class FreightMethod(StrEnum):
     emulated = "emulated"
 
 
+class LinkFlows(StrEnum):
+    """Whose link flows a run stores in table link_flows (runs.ensemble.LINK_FLOWS)."""
+
+    member0 = "member0"
+    all = "all"
+
+
 DbOption = Annotated[Path, typer.Option("--db", help="Results database (views over per-run Parquet files)")]
 
 
@@ -142,12 +149,20 @@ def run(
             "error is stored); auto emulates above 256 members",
         ),
     ] = FreightMethod.auto,
+    link_flows: Annotated[
+        LinkFlows,
+        typer.Option(
+            "--link-flows",
+            help="Link flows stored per member: member 0's (default; exact ensembles also store their quantiles over "
+            "the members), or every member's (exact freight only)",
+        ),
+    ] = LinkFlows.member0,
 ) -> None:
     """Run scenarios and store their results (every run appears whole or not at all)."""
     from concurrent.futures.process import BrokenProcessPool
 
     from runs import preflight
-    from runs.ensemble import executor, freight_method
+    from runs.ensemble import check_link_flows, executor, freight_method
     from runs.execute import RunRequest, execute, prepare
     from runs.progress import RunProgress
     from runs.store import ResultsStore, check_writable_folder
@@ -158,7 +173,10 @@ def run(
     if workers > 0 and scheduler is None:
         # a 2,000-member run was one 2,000-member chunk, run in-process while the workers idled
         chunk_size = min(chunk_size, -(-members // workers))
-    requests = [RunRequest(name, members, seed, end_year, chunk_size, freight.value) for name in names]
+    requests = [
+        RunRequest(name, members, seed, end_year, chunk_size, freight.value, link_flows.value) for name in names
+    ]
+    check_link_flows(link_flows.value, freight_method(freight.value, members))
     store = ResultsStore(db)
     report_dir = out or db.parent
     # arguments first (seconds), then the inputs (prepare); nothing is written or allocated before both pass

@@ -30,7 +30,8 @@ import polars as pl
 from runs.store import encode_part
 from transport.city_energy import CITY_ENERGY_MEMBERS
 from transport.dataset import Dataset
-from transport.freight import FreightResult, simulate_freight
+from transport.errors import RunError
+from transport.freight import FreightResult, freight_arrays, freight_result, simulate_freight
 from transport.freight.emulator import FreightEmulator, fit_freight_emulator
 from transport.model import freight_joined, freight_members, simulate
 from transport.scenario import Scenario
@@ -40,6 +41,8 @@ DEFAULT_CHUNK = 2000
 # routing, the emulator's design ~40 exact members once (~10 s, see transport.freight.emulator).
 EMULATE_ABOVE = 256
 FREIGHT_METHODS = ("auto", "exact", "emulated")
+# Whose link flows a run stores (table link_flows): member 0's, or, asked for, every member's (exact freight only)
+LINK_FLOWS = ("member0", "all")
 # The Dask client's connect timeout, which is also how long it tries to reconnect to a lost scheduler (Dask's default
 # 30 s). A run cannot go on after a loss (chunks sent before it are cancelled, chunks sent during it wait for the
 # reconnection), so a longer wait only delays the error.
@@ -69,6 +72,20 @@ def freight_method(requested: str, members: int) -> str:
     return requested
 
 
+def check_link_flows(link_flows: str, method: str) -> None:
+    """Every member's link flows (`all`) come from the exact assignment: refused with emulated freight (RunError)."""
+    if link_flows not in LINK_FLOWS:
+        raise RunError("--link-flows", "link flows", link_flows, f"one of {', '.join(LINK_FLOWS)}")
+    if link_flows == "all" and method == "emulated":
+        raise RunError(
+            "--link-flows",
+            "link flows",
+            link_flows,
+            f"member0 with emulated freight (the emulator gives no link flows; above {EMULATE_ABOVE} members "
+            "--freight auto emulates): add --freight exact to store every member's",
+        )
+
+
 def ensemble_freight(
     scenario: Scenario,
     dataset: Dataset,
@@ -76,6 +93,7 @@ def ensemble_freight(
     years: np.ndarray,
     members: int,
     method: str = "auto",
+    link_flows: str = "member0",
 ) -> FreightResult | FreightEmulator:
     """Freight of the whole ensemble, computed here once: the exact result for all members, or a fitted emulator that
     each chunk evaluates for its own members.
@@ -85,17 +103,29 @@ def ensemble_freight(
     so computing it once makes every chunking and executor give the same rows. Member 0, the central estimate, is
     computed alone, exactly, also beside an emulator, so it equals a one-member run's whatever the ensemble (issue
     18), and its network tables (links, link_flows) are stored. The emulator's design depends only on the members'
-    parameter box, the same for every chunking."""
+    parameter box, the same for every chunking.
+
+    Exact ensembles also get the quantiles of the link flows over all members, member 0 included
+    (link_flow_quantiles), and with `link_flows` = `all` every member's link flows (refused when emulated)."""
     levers = scenario.levers.freight
+    check_link_flows(link_flows, freight_method(method, members))
     if freight_method(method, members) == "emulated":
         emulator = fit_freight_emulator(dataset.freight, levers, params, years, members)
         central = simulate_freight(dataset.freight, levers, {k: v[:1] for k, v in params.items()}, years, 1)
         return dataclasses.replace(emulator, central=central)
     if members == 1:
         return simulate_freight(dataset.freight, levers, params, years, 1)
-    central = simulate_freight(dataset.freight, levers, {k: v[:1] for k, v in params.items()}, years, 1)
-    rest = simulate_freight(dataset.freight, levers, {k: v[1:] for k, v in params.items()}, years, members - 1)
-    return freight_joined(central, rest)
+    data = dataset.freight
+    head = freight_arrays(data, levers, {k: v[:1] for k, v in params.items()}, years, 1)
+    kept = members - 1 if link_flows == "all" else 0
+    tail = freight_arrays(data, levers, {k: v[1:] for k, v in params.items()}, years, members - 1, kept, before=head)
+    central, rest = freight_result(data, levers, head, years), freight_result(data, levers, tail, years)
+    every = central.link_flows
+    if link_flows == "all":  # rest's members follow member 0
+        every = pl.concat([every, rest.link_flows.with_columns((pl.col("member") + 1).cast(pl.Int32))])
+    return dataclasses.replace(
+        freight_joined(central, rest), link_flows=every, link_flow_quantiles=rest.link_flow_quantiles
+    )
 
 
 @dataclass

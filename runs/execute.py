@@ -41,6 +41,7 @@ class RunRequest:
     end_year: int | None = None
     chunk_size: int = DEFAULT_CHUNK
     freight: str = "auto"  # exact | emulated | auto (runs.ensemble.freight_method)
+    link_flows: str = "member0"  # member0 | all: whose link flows are stored (all: exact freight only)
 
 
 @functools.cache
@@ -132,7 +133,7 @@ def execute(
         keep = None if request.members <= request.chunk_size else {"targets"}
         method = freight_method(request.freight, request.members)
         with phase(f"{scenario.name}: freight ({method})"):
-            freight = ensemble_freight(scenario, dataset, params, years, request.members, method)
+            freight = ensemble_freight(scenario, dataset, params, years, request.members, method, request.link_flows)
         if isinstance(freight, FreightEmulator):
             staged.write("freight_emulator", freight.validation.with_columns(pl.lit(run_id).alias("run_id")))
         calibration = dataset.freight.calibration

@@ -45,7 +45,7 @@ from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 
 # Raise it whenever TABLES gains a table: the views file is rebuilt only when its recorded version differs, so an
 # existing store would otherwise have no view of the new table in results.duckdb (6: links, link_flows; 7: discovery,
-# city_energy, city_road and the views city_oil, city_oil_peak).
+# city_energy, city_road, link_flow_quantiles and the views city_oil, city_oil_peak).
 SCHEMA_VERSION = 7
 # Tables every run folder of every schema version holds; a run folder without one of them is damaged.
 REQUIRED_IN_EVERY_RUN = ("runs", "fleet", "energy", "freight", "railsea", "urban", "targets")

@@ -78,6 +78,7 @@ def simulate(
         "capacity_flows": freight.capacity_flows,
         "links": freight.links,
         "link_flows": freight.link_flows,
+        "link_flow_quantiles": freight.link_flow_quantiles,
         "urban": urban.urban,
     }
     tables["indicators"] = indicator_rows(freight, urban, years)
@@ -194,7 +195,8 @@ def indicator_rows(freight: FreightResult, urban: UrbanResult, years: np.ndarray
 
 def freight_members(result: FreightResult, start: int, stop: int) -> FreightResult:
     """Members [start, stop) of a freight result, renumbered from 0 (the frames' `member` and the arrays' rows). The
-    run-level `links` table goes with the slice holding member 0 only, so a run stores it once however it is chunked."""
+    run-level `links` and `link_flow_quantiles` tables go with the slice holding member 0 only, so a run stores them
+    once however it is chunked."""
 
     def rows(frame: pl.DataFrame) -> pl.DataFrame:
         keep = frame.filter((pl.col("member") >= start) & (pl.col("member") < stop))
@@ -213,6 +215,7 @@ def freight_members(result: FreightResult, start: int, stop: int) -> FreightResu
         capacity_flows=rows(result.capacity_flows),
         links=result.links if start == 0 else result.links.clear(),
         link_flows=rows(result.link_flows),
+        link_flow_quantiles=result.link_flow_quantiles if start == 0 else result.link_flow_quantiles.clear(),
         city_road_tkm_bn=result.city_road_tkm_bn,
         city_zones=result.city_zones,
     )
@@ -220,7 +223,8 @@ def freight_members(result: FreightResult, start: int, stop: int) -> FreightResu
 
 def freight_joined(first: FreightResult, rest: FreightResult) -> FreightResult:
     """`first`'s members, then `rest`'s renumbered after them: the inverse of freight_members. The run-level `links`
-    and the member-0 `link_flows` come from `first`; each year's gap is the worse of the two."""
+    and `link_flow_quantiles` and the member-0 `link_flows` come from `first`; each year's gap is the worse of the
+    two."""
     shift = next(iter(first.truck_vkt_bn.values())).shape[0]
 
     def rows(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
@@ -242,6 +246,7 @@ def freight_joined(first: FreightResult, rest: FreightResult) -> FreightResult:
         capacity_flows=rows(first.capacity_flows, rest.capacity_flows),
         links=first.links,
         link_flows=first.link_flows,
+        link_flow_quantiles=first.link_flow_quantiles,
         city_road_tkm_bn=first.city_road_tkm_bn,
         city_zones=first.city_zones,
     )

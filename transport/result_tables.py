@@ -64,8 +64,9 @@ RESULT_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "capacity_mt": pl.Float64,
     },
     # assigned freight on each link of the network (both directions summed), for the first LINK_FLOW_MEMBERS members
-    # only (member 0, the central estimate: an ensemble does not store members x links x years rows); tkm on the
-    # freight table's convention (rail: km inside Guangxi), teu: containers only
+    # only (member 0, the central estimate: an ensemble does not store members x links x years rows unless asked,
+    # transport run --link-flows all; quantiles over the members: link_flow_quantiles); tkm on the freight table's
+    # convention (rail: km inside Guangxi), teu: containers only
     "link_flows": {**_KEY, "link_id": pl.Utf8, "tonnes_mt": pl.Float64, "tkm_bn": pl.Float64, "teu": pl.Float64},
     "urban": {**_KEY, "city": pl.Utf8, "mode": pl.Utf8, "trips_m": pl.Float64, "share": pl.Float64},
     "targets": {
@@ -98,6 +99,16 @@ ANALYSIS_COLUMNS: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
         "inside_km": pl.Float64,  # km inside Guangxi
         "open_year": pl.Int32,
         "geometry": pl.Utf8,  # WKT LINESTRING, EPSG:4326 (lon lat)
+    },
+    # quantiles of the link flows over all members of an exact-freight ensemble (members > 1; none for one member or
+    # emulated freight), each quantity and year on its own (transport.freight.model.LINK_FLOW_QUANTILES)
+    "link_flow_quantiles": {
+        "year": pl.Int32,
+        "link_id": pl.Utf8,
+        "quantile": pl.Float64,  # 0.05, 0.5, 0.95
+        "tonnes_mt": pl.Float64,
+        "tkm_bn": pl.Float64,
+        "teu": pl.Float64,
     },
     # transport validate-history: every published fact the model can be set against
     "hindcast": {

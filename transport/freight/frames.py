@@ -35,6 +35,10 @@ class FreightResult:
     # the run's network (run-level: no member column) and the flows on its links (member 0 only; see links_frame)
     links: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ANALYSIS_COLUMNS["links"]))
     link_flows: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RESULT_COLUMNS["link_flows"]))
+    # run-level: quantiles of the link flows over all the run's members (exact ensembles; see link_quantiles_frame)
+    link_flow_quantiles: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=ANALYSIS_COLUMNS["link_flow_quantiles"])
+    )
     # road tkm inside Guangxi by prefecture of the central estimate (member 0: (1, years, city zones), or empty when
     # emulated without it); the run-level key of the truck fleets' city split, the same for every slice of members
     city_road_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
@@ -118,6 +122,29 @@ def link_flows_frame(
             "teu": teu.reshape(-1),
         }
     ).cast(pl.Schema(RESULT_COLUMNS["link_flows"]))
+
+
+def link_quantiles_frame(
+    link_ids: list[str],
+    quantiles: tuple[float, ...],
+    tonnes_mt: np.ndarray,
+    tkm_bn: np.ndarray,
+    teu: np.ndarray,
+    years: np.ndarray,
+) -> pl.DataFrame:
+    """Table link_flow_quantiles: each quantile (Q, Y, L) of tonnes, tkm and TEU on each link and year over the
+    members, every quantity and year on its own (the rows of one quantile need not be one member's)."""
+    q, y, n = tonnes_mt.shape
+    grid = np.indices((y, n, q)).reshape(3, -1)
+    values = (v.transpose(1, 2, 0).reshape(-1) for v in (tonnes_mt, tkm_bn, teu))
+    return pl.DataFrame(
+        {
+            "year": years[grid[0]].astype(np.int32),
+            "link_id": label_series("link_id", link_ids, grid[1]),
+            "quantile": np.asarray(quantiles, dtype=float)[grid[2]],
+            **dict(zip(("tonnes_mt", "tkm_bn", "teu"), values, strict=True)),
+        }
+    ).cast(pl.Schema(ANALYSIS_COLUMNS["link_flow_quantiles"]))
 
 
 def diagnostics_frame(

@@ -29,6 +29,7 @@ from transport.freight.frames import (
     _railsea_frame,
     capacity_frame,
     link_flows_frame,
+    link_quantiles_frame,
     links_frame,
 )
 from transport.freight.names import COMMODITIES, MODES, PORTS, SERVICE_GROUP, T_PER_TEU
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 # Link flows are kept for the first LINK_FLOW_MEMBERS members: member 0, the central estimate. Every member's loading
 # has them, but an ensemble stores members x links x years rows only if this is raised (table link_flows).
 LINK_FLOW_MEMBERS = 1
+# Quantiles of every link's flows over all members of an ensemble (table link_flow_quantiles), each year from every
+# member's element loads: an ensemble stores quantiles x links x years rows however many members it has.
+LINK_FLOW_QUANTILES = (0.05, 0.5, 0.95)
 
 
 @dataclass
@@ -76,6 +80,11 @@ class FreightArrays:
     # road tkm inside Guangxi by prefecture (K, Y, city zones): road links' in-Guangxi tkm split by
     # network.road_link_zone_weights, plus each city's intrazonal freight; the city split of the truck fleets
     city_road_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    # LINK_FLOW_QUANTILES (Q, Y, L) of link_mt, link_tkm_bn, link_teu over every member (those of freight_arrays'
+    # `before` too); empty for a single member or when emulated
+    link_quantile_mt: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    link_quantile_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    link_quantile_teu: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
 
 
 def link_loads(
@@ -136,16 +145,21 @@ def freight_result(data: FreightData, levers: FreightLevers, arrays: FreightArra
 def _link_frames(
     data: FreightData, levers: FreightLevers, arrays: FreightArrays, years: np.ndarray
 ) -> dict[str, pl.DataFrame]:
-    """Tables links and link_flows, when the arrays carry link flows (exact freight; an emulated result has none, and
-    it is evaluated once per chunk, which would repeat the run-level links table)."""
-    if arrays.link_mt.size == 0:
-        return {}
+    """Tables links and link_flows, when the arrays carry link flows, and link_flow_quantiles, when they carry their
+    quantiles (exact freight; an emulated result has none, and it is evaluated once per chunk, which would repeat the
+    run-level links table)."""
+    out: dict[str, pl.DataFrame] = {}
+    if arrays.link_mt.size == 0 and arrays.link_quantile_mt.size == 0:
+        return out
     table = run_links(data, levers).table
     ids = table["link_id"].to_list()
-    return {
-        "links": links_frame(table),
-        "link_flows": link_flows_frame(ids, arrays.link_mt, arrays.link_tkm_bn, arrays.link_teu, years),
-    }
+    if arrays.link_mt.size:
+        out["links"] = links_frame(table)
+        out["link_flows"] = link_flows_frame(ids, arrays.link_mt, arrays.link_tkm_bn, arrays.link_teu, years)
+    if arrays.link_quantile_mt.size:
+        q = (arrays.link_quantile_mt, arrays.link_quantile_tkm_bn, arrays.link_quantile_teu)
+        out["link_flow_quantiles"] = link_quantiles_frame(ids, LINK_FLOW_QUANTILES, *q, years)
+    return out
 
 
 def teu_per_train(data: FreightData, years: np.ndarray) -> np.ndarray:
@@ -174,10 +188,25 @@ def next_services(
 
 
 def freight_arrays(
-    data: FreightData, levers: FreightLevers, params: Mapping[str, np.ndarray], years: np.ndarray, members: int
+    data: FreightData,
+    levers: FreightLevers,
+    params: Mapping[str, np.ndarray],
+    years: np.ndarray,
+    members: int,
+    link_members: int = LINK_FLOW_MEMBERS,
+    before: FreightArrays | None = None,
 ) -> FreightArrays:
-    """The exact model: assignment of every year for all members at once (see the module docstring)."""
+    """The exact model: assignment of every year for all members at once (see the module docstring).
+
+    Link flows are kept for the first `link_members` members (`members`: all of them). Their LINK_FLOW_QUANTILES over
+    the members come from every member's element loads, year by year (memory: Q x L a year, not M x L), when there
+    are two members or more: this call's and those of `before`, the arrays of the run's other members computed
+    earlier (runs.ensemble: the central estimate, computed alone) with every member's link flows kept."""
     years = np.asarray(years, dtype=int)
+    if before is not None and (
+        before.link_mt.shape[:2] != (before.tonnes_mt.shape[0], len(years)) or before.link_mt.shape[0] == 0
+    ):
+        raise ValueError("`before` must keep the link flows of every one of its members, for the same years")
     params = {
         k: np.broadcast_to(np.asarray(params.get(k, v.default), dtype=float), (members,)) for k, v in UNCERTAIN.items()
     }
@@ -215,7 +244,10 @@ def freight_arrays(
     capacity_mt = np.zeros_like(flow_mt)
     gaps = np.zeros(n_y)
     links = run_links(data, levers)
-    kept = min(members, LINK_FLOW_MEMBERS)
+    kept = max(0, min(members, link_members))
+    pooled = members + (before.link_mt.shape[0] if before is not None else 0)
+    quantiles = np.zeros((3, len(LINK_FLOW_QUANTILES) if pooled > 1 else 0, n_y, links.table.height))
+    loaded = members if pooled > 1 else kept  # members whose link flows are computed each year
     link_mt = np.zeros((kept, n_y, links.table.height))
     link_tkm = np.zeros_like(link_mt)
     link_teu = np.zeros_like(link_mt)
@@ -247,9 +279,13 @@ def freight_arrays(
         port[:, yi] = out["port"].sum(axis=2)
         river_port[:, yi] = out["river_port"]
         railriver[:, yi] = out["railriver_teu"]
-        link_mt[:, yi], link_tkm[:, yi], link_teu[:, yi], drayage[:, yi] = link_loads(
-            links, graph, out["element_mt"][:kept], out["element_teu"][:kept]
-        )
+        year_links = link_loads(links, graph, out["element_mt"][:loaded], out["element_teu"][:loaded])
+        link_mt[:, yi], link_tkm[:, yi], link_teu[:, yi], drayage[:, yi] = (v[:kept] for v in year_links)
+        if quantiles.size:
+            earlier = (before.link_mt, before.link_tkm_bn, before.link_teu) if before is not None else ()
+            for k, flows in enumerate(year_links[:3]):
+                pool = np.concatenate([earlier[k][:, yi], flows]) if earlier else flows
+                quantiles[k, :, yi] = np.quantile(pool, LINK_FLOW_QUANTILES, axis=0)
         intrazonal[:, yi] = out["intrazonal_road_tkm"][:kept]
         # link_mt: tonnes both directions summed over the link's length, so x inside_km = its in-Guangxi tkm
         city_road[:, yi] = (link_mt[:, yi] * in_km[None, :] / 1000.0) @ zone_weights
@@ -287,6 +323,7 @@ def freight_arrays(
         drayage,
         intrazonal,
         city_road,
+        *quantiles,
     )
 
 
