@@ -120,7 +120,7 @@ def step_segment_year(*args, parallel: bool = True) -> None:
     Sales: demand (M|1,) stock wanted (stock-driven), or empty and sales_total (M|1,) (sales-driven);
         logit (M|1, R) shares before bounds; available (R,); bev_cap_vehicles (M|1,) or empty (no charging limit),
         bev_row and bev_home_share (share of BEV buyers charging at home); bound_masks (K, R), bound_is_min (K,),
-        bound_values (K,) the year's policy bounds, in order.
+        bound_values (K, M|1) the year's policy bounds, in order (per member: a rule for some members only).
     Results of the year, rows (R,) being their columns: res_stock, res_sales, res_retirements, res_vkt (km),
         res_energy (MJ; PHEV: liquid part) (M, P) and res_phev_electric (M,) MJ.
     parallel: split the members over numba's threads, only from the main thread (numba's default threading layer
@@ -262,8 +262,9 @@ def _advance_members(
                 shares[bev_row] *= availability
                 for r in range(n_rows):
                     shares[r] /= denominator
-        for k in range(bound_values.size):
-            _apply_bound(shares, bound_masks[k], bound_values[k], bound_is_min[k], available)
+        mb = m if bound_values.shape[1] > 1 else 0
+        for k in range(bound_values.shape[0]):
+            _apply_bound(shares, bound_masks[k], bound_values[k, mb], bound_is_min[k], available)
         mi = m if intensity0.shape[0] > 1 else 0
         for r in range(n_rows):
             sales = total * shares[r]

@@ -61,6 +61,10 @@ class SegmentInputs:
     charger_pool_share: float = 0.0  # share of the charger-served BEV stock this segment may use (0 = own depots)
     home_charging_share: float = 0.0  # share of the segment's BEV buyers who charge from a socket at home
     counts_for_chargers: bool = False  # its BEV + PHEV stock is part of the NEV stock the charger market follows
+    # The segment's stock kept as this many regional stocks per member: every array above with a leading members
+    # axis then has members x regions rows (member-major: row m * regions + r) or 1; a rule with a region applies to
+    # that region's rows; the charger-served BEVs are shared over the regions by their stock of the year before.
+    regions: int = 1
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class SalesRule:
     kind: str  # "min" or "max"
     share: float
     start: float
+    region: int | None = None  # one region of a regional segment (SegmentInputs.regions); None: every region
 
 
 @dataclass(frozen=True)
@@ -101,19 +106,21 @@ class SimulationOutput:
 
 
 class RuleBook:
-    """The sales rules in force, as step functions of time per (segment, group, kind), changed by policy processes."""
+    """The sales rules in force, as step functions of time per (segment, group, kind, region), changed by policy
+    processes. A regional rule adds to the segment's rules for its region: where both bind, the stricter holds."""
 
     def __init__(self) -> None:
-        self._changes: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+        self._changes: dict[tuple[str, str, str, int | None], list[tuple[float, float]]] = {}
 
     def set(self, rule: SalesRule, time: float) -> None:
-        self._changes.setdefault((rule.segment, rule.group, rule.kind), []).append((time, rule.share))
-        self._changes[(rule.segment, rule.group, rule.kind)].sort()
+        key = (rule.segment, rule.group, rule.kind, rule.region)
+        self._changes.setdefault(key, []).append((time, rule.share))
+        self._changes[key].sort()
 
-    def bounds(self, segment: str, year: float) -> list[tuple[str, str, float]]:
-        """(group, kind, bound) of every rule of the segment, averaged over [year, year + 1)."""
+    def bounds(self, segment: str, year: float) -> list[tuple[str, str, float, int | None]]:
+        """(group, kind, bound, region) of every rule of the segment, averaged over [year, year + 1)."""
         out = []
-        for (seg, group, kind), changes in self._changes.items():
+        for (seg, group, kind, region), changes in self._changes.items():
             if seg != segment:
                 continue
             neutral = 0.0 if kind == "min" else 1.0
@@ -127,9 +134,9 @@ class RuleBook:
                 value = share
             total += value * (year + 1 - t)
             if changes[0][0] < year + 1:
-                out.append((group, kind, total))
+                out.append((group, kind, total, region))
         # Minimums first, then maximums: an ICE limit is applied after a clean-fuel minimum.
-        return sorted(out, key=lambda r: (r[1] != "min", r[0]))
+        return sorted(out, key=lambda r: (r[1] != "min", r[0], -1 if r[3] is None else r[3]))
 
 
 class Infrastructure:
@@ -248,6 +255,9 @@ def _segment_process(
 ):
     n_years = len(years)
     base_year = int(years[0])
+    regions = int(seg.regions)
+    people = members  # the members of the charger market; the segment's own rows are members x regions
+    members = people * regions
     available = np.asarray(seg.available, dtype=bool)
     base_stock = np.asarray(seg.base_stock, dtype=float)
     # Powertrain rows that can ever hold vehicles: on sale, or in the base stock. The others stay zero in every
@@ -285,7 +295,7 @@ def _segment_process(
     stock_p = stock.sum(axis=-1)
     _base_year_into(res, phev_elec, seg, stock, rows, g, vkt_new[0], intensity0, phev_row, per_member, base_year)
     if seg.counts_for_chargers:
-        infra.add_nevs(0, res["stock"][0][:, NEV_CHARGED].sum(axis=-1))
+        infra.add_nevs(0, _per_member(res["stock"][0][:, NEV_CHARGED].sum(axis=-1), people, regions))
     demand_by_year = None if seg.demand is None else np.ascontiguousarray(np.asarray(seg.demand, float).T)
     sales_by_year = None if seg.sales_total is None else np.ascontiguousarray(np.asarray(seg.sales_total, float).T)
     empty = np.zeros(0)
@@ -299,6 +309,7 @@ def _segment_process(
             np.ones(P), seg.improvement_per_yr, seg.historical_per_yr, seg.floor_ratio, base_year, year, AGES
         )
         intensity_weight = g * relative[rows]
+        bound_values = _bound_values(bounds, members, regions)
         # Ages `stock` into `spare`, settles sales and writes year i's results; stock_p becomes this year's.
         step_segment_year(
             stock,
@@ -317,12 +328,12 @@ def _segment_process(
             empty if sales_by_year is None else sales_by_year[i],
             seg.shares[:, i][:, rows],
             available[rows],
-            infra.bev_cap(i) * seg.charger_pool_share if capped else empty,
+            _regional_cap(infra.bev_cap(i) * seg.charger_pool_share, stock_p, people, regions) if capped else empty,
             bev_row,
             float(seg.home_charging_share),
-            np.array([group_mask(group) for group, _, _ in bounds], dtype=bool).reshape(len(bounds), P)[:, rows],
-            np.array([kind == "min" for _, kind, _ in bounds], dtype=bool),
-            np.array([value for _, _, value in bounds], dtype=float),
+            np.array([group_mask(b[0]) for b in bounds], dtype=bool).reshape(len(bounds), P)[:, rows],
+            np.array([b[1] == "min" for b in bounds], dtype=bool),
+            bound_values,
             vkt_new[i],
             intensity0,
             phev_row,
@@ -338,13 +349,41 @@ def _segment_process(
         )
         stock, spare = spare, stock
         if seg.counts_for_chargers:
-            infra.add_nevs(i, res["stock"][i][:, NEV_CHARGED].sum(axis=-1))
+            infra.add_nevs(i, _per_member(res["stock"][i][:, NEV_CHARGED].sum(axis=-1), people, regions))
     out.stock[seg.name] = res["stock"].transpose(1, 0, 2)
     out.sales[seg.name] = res["sales"].transpose(1, 0, 2)
     out.retirements[seg.name] = res["retirements"].transpose(1, 0, 2)
     out.vkt_km[seg.name] = res["vkt"].transpose(1, 0, 2)
     out.energy_mj[seg.name] = res["energy"].transpose(1, 0, 2)
     out.phev_electric_mj[seg.name] = phev_elec.T
+
+
+def _per_member(values: np.ndarray, members: int, regions: int) -> np.ndarray:
+    """(members x regions,) regional values summed per member."""
+    return values if regions == 1 else values.reshape(members, regions).sum(axis=1)
+
+
+def _regional_cap(cap: np.ndarray, stock_p: np.ndarray, members: int, regions: int) -> np.ndarray:
+    """BEVs the chargers serve per row: a member's (M|1,) cap shared over its regions by their stock of the year
+    before (stock_p (members x regions, rows))."""
+    if regions == 1:
+        return cap
+    stock = stock_p.sum(axis=1).reshape(members, regions)
+    weight = stock / np.maximum(stock.sum(axis=1, keepdims=True), 1e-300)
+    return (np.broadcast_to(cap, (members,))[:, None] * weight).reshape(-1)
+
+
+def _bound_values(bounds: Sequence[tuple[str, str, float, int | None]], rows: int, regions: int) -> np.ndarray:
+    """(K, 1) bounds of the year, or (K, rows) when a rule is regional: its bound on its region's rows, a bound that
+    binds nothing (0 for a minimum, 1 for a maximum) on the others."""
+    if all(region is None for *_, region in bounds):
+        return np.array([[value] for _, _, value, _ in bounds], dtype=float).reshape(len(bounds), 1)
+    region_of_row = np.arange(rows) % regions
+    values = np.empty((len(bounds), rows))
+    for k, (_, kind, value, region) in enumerate(bounds):
+        neutral = 0.0 if kind == "min" else 1.0
+        values[k] = value if region is None else np.where(region_of_row == region, value, neutral)
+    return values
 
 
 def _scrappage_factors(programmes: Sequence[ScrappageProgramme], rows: np.ndarray, year: int) -> np.ndarray:

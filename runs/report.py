@@ -753,7 +753,8 @@ def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None) 
             "<p>Each city's road energy is the province's split by where each vehicle segment drives (population and "
             "income for cars, buses and coaches; the freight model's road tonne-km for trucks), with the province's "
             "powertrain mix in every city; the cities add up to the province. A city's peak is the peak of its "
-            "3-year smoothed oil path, as for the province. Policies aimed at one city are not modelled yet.</p>",
+            "3-year smoothed oil path, as for the province. A sales rule for one city runs its segment city by city."
+            "</p>",
             _html_table(city_peaks),
         ]
     if probability.height:

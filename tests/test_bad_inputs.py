@@ -381,6 +381,23 @@ def test_bad_scenario_values(tmp_path: Path, text: str, fragments: tuple[str, ..
         ({"urban": {"metro_km_added": {"gotham": {"2030": 20.0}}}}, "gotham"),
         (
             {
+                "fleets": {
+                    "sales_rules": [
+                        {
+                            "segment": "bus",
+                            "group": "nev",
+                            "kind": "min",
+                            "share": 1.0,
+                            "start": 2025.0,
+                            "city": "gotham",
+                        }
+                    ]
+                }
+            },
+            "gotham",
+        ),
+        (
+            {
                 "freight": {
                     "new_links": [
                         {

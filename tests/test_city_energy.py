@@ -4,6 +4,7 @@ urban blend by hand, the road links' city weights, and the stored views against 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import polars as pl
@@ -104,6 +105,7 @@ def test_random_splits_add_up_to_the_province(base, urban, weight, oil) -> None:
     class Fleets:
         segments = ("a", "b", "c")
         energy_pj = oil_mt = co2_ttw_mt = co2_wtw_mt = oil
+        regional_by_fuel: ClassVar[dict] = {}
 
     split = {"a": shares, "b": np.broadcast_to(base, (1, 4, 5)), "c": shares[:1]}
     by_city = city_road_arrays(Fleets(), split)  # type: ignore[arg-type]
@@ -165,3 +167,77 @@ def test_report_city_table_reads_each_scenarios_central_peak_and_probability() -
     assert table["plan: peak year"][0] == "2024" and table["baseline: peak year"][0] == "2022"
     assert table["plan: peak Mt"][0] == "2.00"
     assert table["plan: P(peak <= 2030)"][0] == "66.7 %" and table["baseline: P(peak <= 2030)"][0] == "100.0 %"
+
+
+def _with_bus_rule(scenario, share: float | None):
+    """`scenario` plus a Nanning-only minimum NEV share of bus sales from 2023 (None: no rule)."""
+    from transport.levers.fleets import SalesRule
+
+    rules = list(scenario.levers.fleets.sales_rules)
+    if share is not None:
+        rules.append(SalesRule(segment="bus", group="nev", kind="min", share=share, start=2023.0, city="nanning"))
+    fleets = scenario.levers.fleets.model_copy(update={"sales_rules": rules})
+    return scenario.model_copy(update={"levers": scenario.levers.model_copy(update={"fleets": fleets})})
+
+
+def test_a_rule_for_nanning_buses_moves_nanning_only_and_the_cities_still_add_up(baseline) -> None:
+    """Buses become a segment run by city; a rule that binds nothing (min 0) gives the same cities as a binding one
+    everywhere but Nanning, whose bus diesel falls; other segments do not move; the cities add up to the province."""
+    scenario, dataset, _ = baseline
+    years = np.arange(2020, END + 1)
+    params = sample_parameters(scenario, 2, 5)
+    neutral = simulate(_with_bus_rule(scenario, 0.0), dataset, params, years, 2)
+    binding = simulate(_with_bus_rule(scenario, 1.0), dataset, params, years, 2)
+    unsplit = simulate(scenario, dataset, params, years, 2)
+
+    def bus(tables, city: str | None = None, fuel: str = "diesel") -> float:
+        rows = tables["city_energy"].filter((pl.col("segment") == "bus") & (pl.col("year") == END))
+        rows = rows.filter(pl.col("fuel") == fuel)
+        return float(rows.filter(pl.col("city") == city)["energy_pj"].sum() if city else rows["energy_pj"].sum())
+
+    assert bus(binding, "nanning") < 0.8 * bus(neutral, "nanning")
+    assert bus(binding, "nanning", "electricity") > bus(neutral, "nanning", "electricity")
+    for city in dataset.prefectures.cities[1:]:
+        assert bus(binding, city) == pytest.approx(bus(neutral, city), rel=1e-12)
+    # other segments move only through the charger market, which follows every NEV, the city's buses included
+    others = pl.col("segment") != "bus"
+    after, before = (t["energy"].filter(others)["energy_pj"].to_numpy() for t in (binding, neutral))
+    assert np.allclose(after, before, rtol=0.01, atol=1e-12)
+    # run by city or not, the province's buses agree closely when no rule binds (the cities' fleets age apart)
+    assert bus(neutral) == pytest.approx(bus(unsplit), rel=0.02)
+    for tables in (neutral, binding):
+        province = tables["energy"].group_by("member", "year").agg(pl.col("oil_mt").sum()).sort("member", "year")
+        cities = tables["city_road"].group_by("member", "year").agg(pl.col("oil_mt").sum()).sort("member", "year")
+        assert np.allclose(cities["oil_mt"], province["oil_mt"], rtol=1e-9)
+        by_fuel = (
+            tables["energy"]
+            .filter(pl.col("member") == 0)
+            .group_by("year", "segment", "fuel")
+            .agg(pl.col("energy_pj").sum())
+        )
+        split = tables["city_energy"].group_by("year", "segment", "fuel").agg(pl.col("energy_pj").sum())
+        both = by_fuel.join(split, on=["year", "segment", "fuel"], suffix="_cities")
+        assert both.height == by_fuel.height
+        assert np.allclose(both["energy_pj_cities"], both["energy_pj"], rtol=1e-9, atol=1e-12)
+
+
+def test_a_segment_run_by_region_with_constant_shares_is_the_province_run(baseline) -> None:
+    """Turnover is linear in the stock: regions holding fixed shares of the base stock and of every year's demand add
+    up to the unsplit segment (buses: no charger market), and each region is its share of it."""
+    from transport.vehicles import simulate_fleets
+
+    scenario, dataset, _ = baseline
+    years = np.arange(2020, END + 1)
+    params = sample_parameters(scenario, 2, 5)
+    levers = scenario.levers.fleets
+    split = np.array([0.5, 0.3, 0.2])
+    shares = np.broadcast_to(split, (1, len(years), 3))
+    whole = simulate_fleets(dataset.fleets, levers, params, years, 2)
+    regional = simulate_fleets(
+        dataset.fleets, levers, params, years, 2, regional={"bus": shares}, region_names=("a", "b", "c")
+    )
+    si = whole.segments.index("bus")
+    assert np.allclose(regional.stock[:, :, si], whole.stock[:, :, si], rtol=1e-9)
+    assert np.allclose(regional.energy_pj, whole.energy_pj, rtol=1e-9)
+    by_region = sum(v["energy_pj"] for v in regional.regional_by_fuel["bus"].values())  # (M, Y, R)
+    assert np.allclose(by_region, whole.energy_pj[:, :, si, None] * split, rtol=1e-9)

@@ -96,7 +96,7 @@ def _fused(x: dict, parallel: bool = False) -> dict:
         x["home_share"],
         np.array([group_mask(g) for g, _, _ in bounds], dtype=bool).reshape(len(bounds), P),
         np.array([k == "min" for _, k, _ in bounds], dtype=bool),
-        np.array([v for _, _, v in bounds], dtype=float),
+        np.array([v for _, _, v in bounds], dtype=float).reshape(len(bounds), 1),
         x["u"],
         x["intensity0"],
         PHEV,

@@ -103,7 +103,8 @@ def _road_tkm_shares(prefectures: Prefectures, freight: FreightResult, n_years: 
 
 
 def city_road_arrays(fleets: FleetResult, shares: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Energy (PJ), oil and CO2 (Mt) per member, year and city: (M, Y, cities) each, summed over the segments."""
+    """Energy (PJ), oil and CO2 (Mt) per member, year and city: (M, Y, cities) each, summed over the segments (a
+    segment the fleets engine ran by city: its own cities' values, FleetResult.regional_by_fuel)."""
     arrays = {"energy_pj": fleets.energy_pj, "oil_mt": fleets.oil_mt}
     arrays |= {"co2_ttw_mt": fleets.co2_ttw_mt, "co2_wtw_mt": fleets.co2_wtw_mt}
     members, n_years = fleets.oil_mt.shape[:2]
@@ -112,7 +113,11 @@ def city_road_arrays(fleets: FleetResult, shares: dict[str, np.ndarray]) -> dict
     for name, values in arrays.items():
         total = np.zeros((members, n_years, n_cities))
         for si, seg in enumerate(fleets.segments):
-            total += values[:, :, si, None] * shares[seg]
+            if seg in fleets.regional_by_fuel:
+                for by_fuel in fleets.regional_by_fuel[seg].values():
+                    total += by_fuel[name]
+            else:
+                total += values[:, :, si, None] * shares[seg]
         out[name] = total
     return out
 
@@ -135,11 +140,17 @@ def city_road_frame(prefectures: Prefectures, years: np.ndarray, road: dict[str,
 
 
 def city_energy_frame(
-    prefectures: Prefectures, energy: pl.DataFrame, shares: dict[str, np.ndarray], detail_members: int
+    prefectures: Prefectures,
+    fleets: FleetResult,
+    shares: dict[str, np.ndarray],
+    years: np.ndarray,
+    detail_members: int,
 ) -> pl.DataFrame:
     """Table city_energy (without run_id): the first `detail_members` members' energy, oil and CO2 by city,
-    segment and fuel (powertrains summed): the province's row times the segment's city share."""
+    segment and fuel (powertrains summed): the province's row times the segment's city share, or the city's own
+    values for a segment the fleets engine ran by city."""
     schema = pl.Schema(RESULT_COLUMNS["city_energy"])
+    energy = fleets.energy
     if detail_members <= 0 or energy.height == 0:
         return pl.DataFrame(schema=schema)
     by_fuel = (
@@ -149,8 +160,15 @@ def city_energy_frame(
     )
     first_year = int(by_fuel["year"].min())  # type: ignore[arg-type]
     n_cities = len(prefectures.cities)
-    parts = []
+    parts = [
+        _regional_rows(prefectures, seg, fuel, values, years, detail_members)
+        for seg, fuels in fleets.regional_by_fuel.items()
+        for fuel, values in fuels.items()
+        if np.any(values["energy_pj"][:detail_members] > 0)
+    ]
     for seg in SEGMENTS:
+        if seg in fleets.regional_by_fuel:
+            continue
         rows = by_fuel.filter(pl.col("segment") == seg)
         if rows.height == 0:
             continue
@@ -169,4 +187,24 @@ def city_energy_frame(
         )
     if not parts:
         return pl.DataFrame(schema=schema)
-    return pl.concat(parts).select(list(schema)).cast(schema).sort("member", "year", "city", "segment", "fuel")
+    frames = [part.select(list(schema)).cast(schema) for part in parts]
+    return pl.concat(frames).sort("member", "year", "city", "segment", "fuel")
+
+
+def _regional_rows(
+    prefectures: Prefectures, seg: str, fuel: str, values: dict[str, np.ndarray], years: np.ndarray, members: int
+) -> pl.DataFrame:
+    """city_energy rows of one fuel of a segment run by city: values[quantity] (M, Y, cities), first `members`."""
+    _, n_years, n_cities = values["energy_pj"].shape
+    grid = np.indices((members, n_years, n_cities)).reshape(3, -1)
+    return pl.DataFrame(
+        {
+            "member": grid[0].astype(np.int32),
+            "year": np.asarray(years, dtype=np.int32)[grid[1]],
+            "segment": seg,
+            "fuel": fuel,
+            **{q: values[q][:members].reshape(-1) for q in _ROAD_QUANTITIES},
+            "city": label_series("city", prefectures.cities, grid[2]),
+            "city_code": np.asarray(prefectures.city_codes, dtype=np.int32)[grid[2]],
+        }
+    )

@@ -50,6 +50,16 @@ def check_rail_spur_terminals(scenario: Scenario, dataset: Dataset) -> list[Prob
     ]
 
 
+def check_sales_rule_cities(scenario: Scenario, dataset: Dataset) -> list[Problem]:
+    """Every sales rule for one city names a prefecture city of cities/prefectures.csv."""
+    known = dataset.prefectures.cities
+    return [
+        (f"levers.fleets.sales_rules[{i}].city", rule.city, f"a city of cities/prefectures.csv: {_names(known)}")
+        for i, rule in enumerate(scenario.levers.fleets.sales_rules)
+        if rule.city is not None and rule.city not in known
+    ]
+
+
 def check_capacity_groups(scenario: Scenario, dataset: Dataset) -> list[Problem]:
     """Every capacity expansion names a group of freight/capacity.csv."""
     known = set(dataset.freight.capacity["group"].to_list())
@@ -214,6 +224,7 @@ def check_distributions(scenario: Scenario, dataset: Dataset) -> list[Problem]:
 
 SCENARIO_CHECKS = (
     check_rail_spur_terminals,
+    check_sales_rule_cities,
     check_capacity_groups,
     check_new_link_places,
     check_canal,

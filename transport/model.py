@@ -66,8 +66,20 @@ def simulate(
         seg: ActivityInput(vkt_bn=freight.truck_vkt_bn[seg]) for seg in TRUCK_CLASSES if seg in freight.truck_vkt_bn
     }
     activity.update(urban_activity(urban.vkt_bn, dataset.urban.provincial_vkt_share))
-    fleets = simulate_fleets(dataset.fleets, levers.fleets, params, years, members, activity=activity)
-    road_by_city, city_energy = city_tables(dataset, freight, urban, fleets, years, city_energy_members)
+    shares = city_shares(dataset, freight, urban, years, members)
+    # a segment with a rule for one city runs as one stock per city (its province is their sum)
+    by_city = {rule.segment for rule in levers.fleets.sales_rules if rule.city is not None}
+    fleets = simulate_fleets(
+        dataset.fleets,
+        levers.fleets,
+        params,
+        years,
+        members,
+        activity=activity,
+        regional={seg: shares[seg] for seg in sorted(by_city)},
+        region_names=dataset.prefectures.cities,
+    )
+    road_by_city, city_energy = city_tables(dataset, fleets, shares, years, city_energy_members)
     tables = {
         "fleet": fleets.fleet,
         "energy": fleets.energy,
@@ -116,24 +128,26 @@ def simulate_domains(
     return tg.all_targets(parts)
 
 
-def city_tables(
-    dataset: Dataset,
-    freight: FreightResult,
-    urban: UrbanResult,
-    fleets: FleetResult,
-    years: np.ndarray,
-    detail_members: int,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Tables city_road (every member) and city_energy (the first `detail_members`): transport.city_energy."""
+def city_shares(
+    dataset: Dataset, freight: FreightResult, urban: UrbanResult, years: np.ndarray, members: int
+) -> dict[str, np.ndarray]:
+    """Each fleet segment's split over the prefecture cities, (M|1, Y, cities) (transport.city_energy)."""
     prefectures = dataset.prefectures
     mass = dict(zip(dataset.freight.zones["zone"], dataset.freight.zones["mass_bn_yuan"], strict=True))
     gdp = np.array([float(mass[z]) for z in prefectures.freight_zones])
-    members = fleets.oil_mt.shape[0]
-    shares = segment_city_shares(
+    return segment_city_shares(
         prefectures, gdp, freight, urban, dataset.urban.provincial_vkt_share, members, len(years)
     )
-    road = city_road_frame(prefectures, years, city_road_arrays(fleets, shares))
-    return road, city_energy_frame(prefectures, fleets.energy, shares, min(detail_members, members))
+
+
+def city_tables(
+    dataset: Dataset, fleets: FleetResult, shares: dict[str, np.ndarray], years: np.ndarray, detail_members: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Tables city_road (every member) and city_energy (the first `detail_members`): transport.city_energy."""
+    members = fleets.oil_mt.shape[0]
+    road = city_road_frame(dataset.prefectures, years, city_road_arrays(fleets, shares))
+    detail = city_energy_frame(dataset.prefectures, fleets, shares, years, min(detail_members, members))
+    return road, detail
 
 
 def city_peak_targets(dataset: Dataset, city_road: pl.DataFrame, years: np.ndarray, members: int) -> pl.DataFrame:

@@ -45,6 +45,11 @@ class SalesRule(BaseModel):
     kind: Literal["min", "max"] = Field(description="min = mandate or programme floor; max = sales limit")
     share: float = Field(ge=0.0, le=1.0, description="Share of the segment's sales (0-1)")
     start: float = Field(ge=2020.0, le=2100.0, description="Start as decimal year (2025.5 = 1 July 2025)")
+    city: str | None = Field(
+        default=None,
+        description="A prefecture city id (cities/prefectures.csv, e.g. nanning) the rule is for; none: every city. "
+        "A city's rule adds to the province's: where both bind, the stricter holds",
+    )
 
 
 class ScrappageProgramme(BaseModel):

@@ -35,9 +35,24 @@ class FleetResult:
     non_fossil_share: np.ndarray  # (members, years)
     chargers: np.ndarray  # (members, years)
     events: list[tuple[float, str]] = field(default_factory=list)
+    # segments run by region (transport.vehicles.model.simulate_fleets `regional`): segment -> fuel -> quantity
+    # (energy_pj, oil_mt, co2_ttw_mt, co2_wtw_mt) -> (members, years, regions); the province's rows are their sums
+    regional_by_fuel: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)
 
 
-def _result(data: FleetData, levers: FleetLevers, out, years: np.ndarray, members: int, m) -> FleetResult:
+def _result(
+    data: FleetData,
+    levers: FleetLevers,
+    out,
+    years: np.ndarray,
+    members: int,
+    m,
+    by_region: dict[str, dict[str, np.ndarray]] | None = None,
+) -> FleetResult:
+    """The frames and arrays from the engine's output; `by_region[segment]`: the energy of a segment run by region
+    (energy_mj (M, R, Y, P), phev_electric_mj (M, R, Y)), converted like the province's into
+    FleetResult.regional_by_fuel."""
+    by_region = by_region or {}
     n_years = len(years)
     S = len(SEGMENTS)
     stock = np.stack([out.stock[s] for s in SEGMENTS], axis=2)
@@ -65,6 +80,17 @@ def _result(data: FleetData, levers: FleetLevers, out, years: np.ndarray, member
         for pi, p in enumerate(POWERTRAINS):
             rows.append((seg, p, fuel_of[p], energy_mj[:, :, si, pi] / 1e9))
         rows.append((seg, "phev", "electricity", phev_elec_mj[:, :, si] / 1e9))
+    regional_by_fuel: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    for seg, arrays in by_region.items():
+        fuel_of = powertrain_fuels(data.seg(seg)["liquid_fuel"])
+        parts = [(fuel_of[p], arrays["energy_mj"][..., pi]) for pi, p in enumerate(POWERTRAINS)]
+        parts.append(("electricity", arrays["phev_electric_mj"]))
+        for fuel, mj in parts:
+            pj = mj.transpose(0, 2, 1) / 1e9  # (M, Y, R)
+            quantities = _fuel_quantities(data, fuel, pj, elec_wtw[..., None], upstream[fuel][None, :, None])
+            into = regional_by_fuel.setdefault(seg, {}).setdefault(fuel, {})
+            for name, value in zip(_QUANTITIES, (pj, *quantities), strict=True):
+                into[name] = into.get(name, 0.0) + value
     energy_pj = np.zeros((members, n_years, S))
     oil = np.zeros((members, n_years, S))
     ttw = np.zeros((members, n_years, S))
@@ -74,10 +100,7 @@ def _result(data: FleetData, levers: FleetLevers, out, years: np.ndarray, member
     year_col = np.tile(years.astype(np.int32), members)
     for seg, p, fuel, pj in rows:
         si = SEGMENTS.index(seg)
-        oil_mt = pj * 1e9 / data.fuel(fuel, "lhv_mj_per_kg") / 1e9 if fuel in ("gasoline", "diesel") else 0 * pj
-        co2_ttw = pj * data.fuel(fuel, "ttw_kgco2_per_gj") / 1e3
-        up = elec_wtw if fuel == "electricity" else upstream[fuel][None, :]
-        co2_wtw = co2_ttw + pj * up / 1e3
+        oil_mt, co2_ttw, co2_wtw = _fuel_quantities(data, fuel, pj, elec_wtw, upstream[fuel][None, :])
         energy_pj[:, :, si] += pj
         oil[:, :, si] += oil_mt
         ttw[:, :, si] += co2_ttw
@@ -139,4 +162,18 @@ def _result(data: FleetData, levers: FleetLevers, out, years: np.ndarray, member
         non_fossil_share=np.broadcast_to(nf, (members, n_years)).copy(),
         chargers=out.chargers,
         events=out.events,
+        regional_by_fuel=regional_by_fuel,
     )
+
+
+_QUANTITIES = ("energy_pj", "oil_mt", "co2_ttw_mt", "co2_wtw_mt")
+
+
+def _fuel_quantities(
+    data: FleetData, fuel: str, pj: np.ndarray, elec_wtw: np.ndarray, upstream: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Oil (Mt), TTW and WTW CO2 (Mt) of `pj` PJ of `fuel` (the WTW factor arrays broadcast against `pj`)."""
+    oil_mt = pj / data.fuel(fuel, "lhv_mj_per_kg") if fuel in ("gasoline", "diesel") else 0 * pj
+    co2_ttw = pj * data.fuel(fuel, "ttw_kgco2_per_gj") / 1e3
+    up = elec_wtw if fuel == "electricity" else upstream
+    return oil_mt, co2_ttw, co2_ttw + pj * up / 1e3

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -57,13 +58,18 @@ def simulate_fleets(
     activity: Mapping[str, ActivityInput] | None = None,
     modes: Mapping[str, str] | None = None,
     sales_paths: Mapping[str, np.ndarray] | None = None,
+    regional: Mapping[str, np.ndarray] | None = None,
+    region_names: Sequence[str] = (),
 ) -> FleetResult:
     """Run every segment for all members; `years` starts at the base year 2020.
 
     `modes` may switch a segment to "sales" (sales-driven) with `sales_paths[segment]` (members, years) of sales.
-    """
+    `regional[segment]` (M|1, Y, regions): run the segment as one stock per region (`region_names`, the ids a sales
+    rule's `city` names), each with that share of the segment's base stock and of its demand path every year; the
+    province is their sum, and the result keeps each region's energy (FleetResult.regional_road)."""
+    regional = dict(regional or {})
     inputs, rules, programmes, chargers, m, base_flows = engine_inputs(
-        data, levers, params, years, members, activity, modes, sales_paths
+        data, levers, params, years, members, activity, modes, sales_paths, regional, region_names
     )
     years = np.asarray(years, dtype=int)
     out = simulate(
@@ -76,9 +82,30 @@ def simulate_fleets(
         m["fleet_vehicles_per_charger"],
         nevs_per_charger=m["fleet_nevs_per_charger"],
     )
+    by_region = {seg: _split_regions(out, seg, members, regional[seg].shape[2]) for seg in regional}
     for seg in SEGMENTS:  # base-year flows from the reconstructed history
         out.retirements[seg][:, 0] = base_flows[seg][1][None, :]
-    return _result(data, levers, out, years, members, m)
+    return _result(data, levers, out, years, members, m, by_region)
+
+
+def _split_regions(out, seg: str, members: int, regions: int) -> dict[str, np.ndarray]:
+    """Replace a regional segment's outputs by their sums over its regions; return its energy per region:
+    energy_mj (M, R, Y, P) and phev_electric_mj (M, R, Y)."""
+    kept = {
+        "energy_mj": out.energy_mj[seg].reshape(members, regions, *out.energy_mj[seg].shape[1:]),
+        "phev_electric_mj": out.phev_electric_mj[seg].reshape(members, regions, -1),
+    }
+    for name in ("stock", "sales", "retirements", "vkt_km", "energy_mj", "phev_electric_mj"):
+        values = getattr(out, name)[seg]
+        getattr(out, name)[seg] = values.reshape(members, regions, *values.shape[1:]).sum(axis=1)
+    return kept
+
+
+def _by_region(values: np.ndarray, regions: int) -> np.ndarray:
+    """A per-member array (M|1, ...) as the rows of a regional segment: each member's row once per region (a
+    leading 1 stays 1: the same for every row)."""
+    values = np.asarray(values)
+    return values if values.shape[0] == 1 else np.repeat(values, regions, axis=0)
 
 
 COVID_YEAR = 2020  # the calendar year of the dip (parameters.toml [covid]), whatever the dataset's base year
@@ -100,6 +127,8 @@ def engine_inputs(
     activity: Mapping[str, ActivityInput] | None = None,
     modes: Mapping[str, str] | None = None,
     sales_paths: Mapping[str, np.ndarray] | None = None,
+    regional: Mapping[str, np.ndarray] | None = None,
+    region_names: Sequence[str] = (),
 ):
     """The engine's inputs: segment inputs, rules, programmes, chargers, per-member parameters, base-year flows."""
     years = np.asarray(years, dtype=int)
@@ -201,10 +230,50 @@ def engine_inputs(
                 counts_for_chargers=bool(row["counts_for_chargers"]),
             )
         )
-    rules = [SalesRule(r.segment, r.group, r.kind, r.share, r.start) for r in levers.sales_rules]
+    regional = regional or {}
+    inputs = [_regional_inputs(x, regional[x.name], members) if x.name in regional else x for x in inputs]
+    region_index = {name: i for i, name in enumerate(region_names)}
+    for rule in levers.sales_rules:
+        if rule.city is not None and (rule.segment not in regional or rule.city not in region_index):
+            raise ValueError(f"sales rule for {rule.segment} in {rule.city}: the segment is not run by region")
+    rules = [
+        SalesRule(r.segment, r.group, r.kind, r.share, r.start, None if r.city is None else region_index[r.city])
+        for r in levers.sales_rules
+    ]
     programmes = [
         ScrappageProgramme(p.segment, tuple(p.powertrains), p.max_vintage, p.start, p.end)
         for p in levers.scrappage_programmes
     ]
     chargers = year_path(levers.chargers, years)[None, :]
     return inputs, rules, programmes, chargers, m, base_flows
+
+
+def _regional_inputs(seg: SegmentInputs, shares: np.ndarray, members: int) -> SegmentInputs:
+    """`seg` as one stock per region: region r holds shares[:, 0, r] of the base stock and shares[:, t, r] of the
+    demand in year t (shares (M|1, Y, R), summing to 1 over R); rows member-major (m * R + r)."""
+    if seg.demand is None:
+        raise ValueError(f"segment {seg.name}: only a stock-driven segment can be run by region")
+    regions = shares.shape[2]
+    shares = np.broadcast_to(shares, (members, *shares.shape[1:]))  # (M, Y, R)
+    stock = np.asarray(seg.base_stock)[:1] * shares[:, 0, :, None, None]  # (M, R, P, A)
+    demand = np.asarray(seg.demand)[:, None, :] * shares.transpose(0, 2, 1)  # (M, R, Y)
+    per_member = {
+        "log_survival": seg.log_survival,
+        "shares": seg.shares,
+        "vkt_new_km": np.broadcast_to(seg.vkt_new_km, (members, np.shape(seg.vkt_new_km)[-1])),
+        "intensity_mj_km": seg.intensity_mj_km,
+        "phev_electric_mj_km": np.atleast_1d(seg.phev_electric_mj_km),
+        "phev_utility_factor": np.atleast_1d(seg.phev_utility_factor),
+    }
+    extra: dict[str, Any] = {name: _by_region(value, regions) for name, value in per_member.items()}
+    if seg.base_km is not None:
+        extra["base_km"] = _by_region(seg.base_km, regions)
+    if isinstance(seg.km_sigma, np.ndarray):
+        extra["km_sigma"] = _by_region(seg.km_sigma, regions)
+    return replace(
+        seg,
+        base_stock=stock.reshape(members * regions, *stock.shape[2:]),
+        demand=demand.reshape(members * regions, -1),
+        regions=regions,
+        **extra,
+    )
