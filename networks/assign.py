@@ -53,12 +53,20 @@ def msa_assign(
     max_iter: int = 30,
     tol: float = 1e-3,
     start_penalty: np.ndarray | None = None,
+    independent: bool = False,
 ) -> MsaResult:
     """Successive averages: `load(penalty) -> (group_flow, outputs)`; shapes of penalty and group_flow agree.
 
     Returns after the relative gap is below `tol` or after `max_iter` loadings. With no capacity groups the first
     loading is the answer (gap 0).
+
+    independent: the last axis of the flows holds independent problems (Monte Carlo members), and the first axis of
+    every output the same problems. Each has its own gap and stops on it (its flows and outputs stay as they were
+    once its gap is below `tol`), so a problem's answer does not depend on the others solved beside it; the result's
+    gap is the largest final gap. One problem: the same as without.
     """
+    if independent:
+        return _msa_columns(load, capacity, scale, alpha, beta, max_iter, tol, start_penalty)
     capacity = np.asarray(capacity, dtype=float)
     penalty = np.zeros_like(capacity) if start_penalty is None else np.asarray(start_penalty, dtype=float)
     flow, outs = load(penalty)
@@ -84,3 +92,46 @@ def msa_assign(
             break
     penalty = congestion_penalty(flow, capacity[(...,) + (None,) * (flow.ndim - capacity.ndim)], scale, alpha, beta)
     return MsaResult(flow, penalty, outputs, gap, k, gaps)
+
+
+def _msa_columns(
+    load: Callable[[np.ndarray], tuple[np.ndarray, Mapping[str, np.ndarray]]],
+    capacity: np.ndarray,
+    scale: np.ndarray,
+    alpha: float,
+    beta: float | np.ndarray,
+    max_iter: int,
+    tol: float,
+    start_penalty: np.ndarray | None,
+) -> MsaResult:
+    """`msa_assign` with a gap and a stop per column (the flows' last axis; the outputs' first)."""
+    capacity = np.asarray(capacity, dtype=float)
+    penalty = np.zeros_like(capacity) if start_penalty is None else np.asarray(start_penalty, dtype=float)
+    flow, outs = load(penalty)
+    outputs = {k: np.array(v, dtype=float) for k, v in outs.items()}
+    flow = np.array(flow, dtype=float)
+    if capacity.size == 0 or not np.any((capacity > 0) & np.isfinite(capacity)):
+        return MsaResult(flow, penalty, outputs, 0.0, 1, [0.0])
+    n = flow.shape[-1]
+    cap = capacity[(...,) + (None,) * (flow.ndim - capacity.ndim)]
+    active = np.ones(n, dtype=bool)
+    final_gap = np.full(n, np.inf)
+    gaps: list[float] = []
+    k = 1
+    while k < max_iter and active.any():
+        penalty = congestion_penalty(flow, cap, scale, alpha, beta)
+        aux_flow, aux_outs = load(penalty)
+        denom = np.abs(flow).reshape(-1, n).sum(axis=0)
+        moved = np.abs(aux_flow - flow).reshape(-1, n).sum(axis=0)
+        gap = np.divide(moved, denom, out=np.zeros(n), where=denom > 0)
+        final_gap[active] = gap[active]
+        gaps.append(float(gap[active].max()))
+        k += 1
+        step = np.where(active, 1.0 / k, 0.0)
+        flow += step * (aux_flow - flow)
+        for name, value in aux_outs.items():
+            into = outputs[name]
+            into += step.reshape((n,) + (1,) * (into.ndim - 1)) * (np.asarray(value, dtype=float) - into)
+        active &= gap >= tol
+    penalty = congestion_penalty(flow, cap, scale, alpha, beta)
+    return MsaResult(flow, penalty, outputs, float(final_gap.max()), k, gaps)

@@ -33,6 +33,7 @@ from transport.dataset import Dataset
 from transport.errors import RunError
 from transport.freight import FreightResult, freight_arrays, freight_result, simulate_freight
 from transport.freight.emulator import FreightEmulator, fit_freight_emulator
+from transport.levers import UNCERTAIN
 from transport.model import freight_joined, freight_members, simulate
 from transport.scenario import Scenario
 
@@ -98,27 +99,31 @@ def ensemble_freight(
     """Freight of the whole ensemble, computed here once: the exact result for all members, or a fitted emulator that
     each chunk evaluates for its own members.
 
-    Exact freight of members 1..N-1 is computed together, because its routes follow their mean generalised cost and
-    its capacity restraint stops on their common gap: a member's freight depends on the members it is computed with,
-    so computing it once makes every chunking and executor give the same rows. Member 0, the central estimate, is
-    computed alone, exactly, also beside an emulator, so it equals a one-member run's whatever the ensemble (issue
-    18), and its network tables (links, link_flows) are stored. The emulator's design depends only on the members'
-    parameter box, the same for every chunking.
+    Member 0, the central estimate, is computed alone, exactly, also beside an emulator, so it equals a one-member
+    run's whatever the ensemble, and its network tables (links, link_flows) are stored. Exact freight of members
+    1..N-1 is computed together but member by member in effect: they follow the central estimate's routes and each
+    stops its capacity restraint (and its base-year refit) on its own gap, so a member's freight depends only on its
+    own parameters, never on which members run beside it. Emulated freight: the emulator's box is the support of
+    each sampled parameter's distribution (clipped to its valid range), not the members' range, and its design is
+    routed like the members, so a member's emulated freight does not depend on the others either.
 
     Exact ensembles also get the quantiles of the link flows over all members, member 0 included
     (link_flow_quantiles), and with `link_flows` = `all` every member's link flows (refused when emulated)."""
     levers = scenario.levers.freight
     check_link_flows(link_flows, freight_method(method, members))
-    if freight_method(method, members) == "emulated":
-        emulator = fit_freight_emulator(dataset.freight, levers, params, years, members)
-        central = simulate_freight(dataset.freight, levers, {k: v[:1] for k, v in params.items()}, years, 1)
-        return dataclasses.replace(emulator, central=central)
-    if members == 1:
-        return simulate_freight(dataset.freight, levers, params, years, 1)
     data = dataset.freight
+    if members == 1 and freight_method(method, members) != "emulated":
+        return simulate_freight(data, levers, params, years, 1)
     head = freight_arrays(data, levers, {k: v[:1] for k, v in params.items()}, years, 1)
+    if freight_method(method, members) == "emulated":
+        bounds = parameter_bounds(scenario)
+        emulator = fit_freight_emulator(
+            data, levers, params, years, members, bounds=bounds, route_costs=head.route_costs
+        )
+        return dataclasses.replace(emulator, central=freight_result(data, levers, head, years))
     kept = members - 1 if link_flows == "all" else 0
-    tail = freight_arrays(data, levers, {k: v[1:] for k, v in params.items()}, years, members - 1, kept, before=head)
+    others = {k: v[1:] for k, v in params.items()}
+    tail = freight_arrays(data, levers, others, years, members - 1, kept, before=head, route_costs=head.route_costs)
     central, rest = freight_result(data, levers, head, years), freight_result(data, levers, tail, years)
     every = central.link_flows
     if link_flows == "all":  # rest's members follow member 0
@@ -126,6 +131,18 @@ def ensemble_freight(
     return dataclasses.replace(
         freight_joined(central, rest), link_flows=every, link_flow_quantiles=rest.link_flow_quantiles
     )
+
+
+def parameter_bounds(scenario: Scenario) -> dict[str, tuple[float, float]]:
+    """(low, high) of every parameter the scenario samples: its distribution's support clipped to the parameter's
+    valid range, as transport.scenario.sample_parameters clips the draws."""
+    bounds = {}
+    for name, dist in scenario.uncertain.items():
+        if isinstance(dist, float | int):
+            continue
+        low, high = dist.frozen().support()
+        bounds[name] = (max(float(low), UNCERTAIN[name].low), min(float(high), UNCERTAIN[name].high))
+    return bounds
 
 
 @dataclass

@@ -157,6 +157,42 @@ def test_msa_two_routes_reaches_logit_equilibrium() -> None:
     assert np.isclose(res.outputs["both"].sum(), demand)
 
 
+def test_msa_independent_columns_equal_each_problem_solved_alone() -> None:
+    """Columns (Monte Carlo members) of different demand and capacity, solved together with `independent`, give each
+    column's answer alone bit for bit, whichever columns are beside it; without it the common gap ties them."""
+    theta, scale = 0.1, 100.0
+    demand = np.array([100.0, 60.0, 140.0])
+    cap = np.array([[40.0, 55.0, 30.0]])
+
+    def loader(d: np.ndarray):  # type: ignore[no-untyped-def]
+        def load(penalty: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            s0 = 1.0 / (1.0 + np.exp(-theta * 12.0 + theta * (10.0 + penalty[0])))
+            return (d * s0)[None, :], {"both": np.stack([d * s0, d * (1 - s0)], axis=1)}
+
+        return load
+
+    together = msa_assign(loader(demand), cap, np.array([scale]), max_iter=300, tol=1e-4, independent=True)
+    for k in range(3):
+        alone = msa_assign(loader(demand[[k]]), cap[:, [k]], np.array([scale]), max_iter=300, tol=1e-4)
+        assert together.group_flow[0, k] == alone.group_flow[0, 0]
+        assert np.array_equal(together.outputs["both"][k], alone.outputs["both"][0])
+        pair = msa_assign(
+            loader(demand[[k, (k + 1) % 3]]),
+            cap[:, [k, (k + 1) % 3]],
+            np.array([scale]),
+            max_iter=300,
+            tol=1e-4,
+            independent=True,
+        )
+        assert pair.group_flow[0, 0] == alone.group_flow[0, 0]
+    tied = msa_assign(loader(demand), cap, np.array([scale]), max_iter=300, tol=1e-4)
+    assert not all(
+        tied.group_flow[0, k]
+        == msa_assign(loader(demand[[k]]), cap[:, [k]], np.array([scale]), max_iter=300, tol=1e-4).group_flow[0, 0]
+        for k in range(3)
+    )
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     costs=st.lists(

@@ -229,6 +229,7 @@ class Loading:
 
     group_flow: np.ndarray  # (G, M) Mt
     outputs: dict[str, np.ndarray]
+    route_cost: np.ndarray | None = None  # (C, E) the element costs the routes were found with (assign_year)
 
 
 def load_network(
@@ -318,6 +319,7 @@ def assign_year(
     tol: float = MSA_TOLERANCE,
     start_penalty: np.ndarray | None = None,
     service_mt: np.ndarray | None = None,
+    route_cost: np.ndarray | None = None,
 ) -> tuple[Loading, float, np.ndarray]:
     """Capacity-restrained assignment of one year by MSA; returns the averaged loading, the gap and the penalties.
 
@@ -325,14 +327,17 @@ def assign_year(
     MSA's 1/k steps are slow), which left late-year results sensitive to rounding and carried a poor start penalty
     into the next year; 40 reaches the 5e-3 gap in every year, and the whole run is faster (2.8 s instead of 7 s for
     the central member) because converged penalties let the next years reuse their routes.
-    service_mt: (M,) capacity of the rail-sea container services, Mt (None: unrestrained)."""
+    service_mt: (M,) capacity of the rail-sea container services, Mt (None: unrestrained). route_cost (C, E): the
+    element costs to find the routes with (another run's, so that both share routes), else the first member's at
+    the starting congestion."""
     members = demand.shape[0]
     capacity, scale = year_capacity(data, graph, levers, year, service_mt, members)
     start = np.zeros((len(graph.groups) + 1, members)) if start_penalty is None else start_penalty
     # Routes within each chain are optimised once per year at the starting congestion (the previous year's, or the
     # calibrated base year's); MSA then equilibrates the chain shares, which are smooth in cost, so the gap shrinks
     # to zero instead of flip-flopping between all-or-nothing routes.
-    element_cost = _element_cost(graph, prices, start)
+    element_cost = _element_cost(graph, prices, start) if route_cost is None else route_cost
+    loading_route_cost = element_cost
     # years with the same network and (rounded) prices share routes: most baseline years do
     key = f"routes:{id(graph)}:{hash(np.round(element_cost, 1).tobytes())}"
     if key not in data.cache:
@@ -350,9 +355,16 @@ def assign_year(
 
     power = bpr_power(len(capacity))
     res = msa_assign(
-        load, capacity * weight, scale[:, None], beta=power, max_iter=max_iter, tol=tol, start_penalty=start
+        load,
+        capacity * weight,
+        scale[:, None],
+        beta=power,
+        max_iter=max_iter,
+        tol=tol,
+        start_penalty=start,
+        independent=True,  # each member stops on its own gap: its freight never depends on the others'
     )
-    return Loading(res.group_flow / weight, res.outputs), res.gap, res.penalty
+    return Loading(res.group_flow / weight, res.outputs, loading_route_cost), res.gap, res.penalty
 
 
 def year_capacity(

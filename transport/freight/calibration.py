@@ -125,7 +125,13 @@ def calibrate_base_year(
     graph = year_graph(data, levers, data.base_year)
     prices = year_prices(data, levers, params, data.base_year, members)
     zero_pen = np.zeros((len(graph.groups) + 1, members))
-    routes = find_routes(graph, _element_cost(graph, prices, zero_pen))
+    route_cost: np.ndarray | None = None
+    if start is None:
+        routes = find_routes(graph, _element_cost(graph, prices, zero_pen))
+    else:  # every member refits its constants on the central estimate's routes, whoever else is refitted with it
+        central = year_prices(data, levers, _central_params(), data.base_year, 1)
+        route_cost = _element_cost(graph, central, start.penalty[:, :1])
+        routes = find_routes(graph, route_cost)
     if start is None:
         base_cost = np.einsum("cokA,cA->cok", routes.path_attrs, prices.coef[0])
         base_cost = np.where(routes.feasible, base_cost, np.inf).min(axis=2)  # (C, OD)
@@ -162,7 +168,12 @@ def calibrate_base_year(
         return np.broadcast_to(demand, (members, *demand.shape)), np.broadcast_to(intra, (members, *intra.shape))
 
     dm, im = demand_now()
+    # each member stops on its own convergence (its constants and penalties then stay), so its fit never depends on
+    # which members are refitted beside it; the central fit is one member
+    accepted = np.zeros(members, dtype=bool)
+    final_penalty = penalty
     for _ in range(rounds):
+        active = ~accepted
         for _ in range(max_iter):
             it_total += 1
             if fit_demand:
@@ -178,9 +189,10 @@ def calibrate_base_year(
             # the services are sized to the 2020 volume (the target), so their penalty is that of the target, not of
             # the iterate: fed back, the steep service cost and the rail-sea constant chase each other
             implied[-1] = service_penalty
-            moved = float(np.max(np.abs(implied - penalty), initial=0.0))
-            penalty = penalty + PENALTY_STEP * (implied - penalty)
-            if np.all(np.abs(ratio[:, fitted] - 1.0) < tol) and moved < 0.05:
+            moved = np.max(np.abs(implied - penalty), axis=0, initial=0.0)  # (M,)
+            penalty = penalty + np.where(active, PENALTY_STEP, 0.0) * (implied - penalty)
+            active &= ~(np.all(np.abs(ratio[:, fitted] - 1.0) < tol, axis=1) & (moved < 0.05))
+            if not active.any():
                 break
             if fit_demand:
                 land_total *= float(np.mean(ratio[:, _T["road_t"]]))
@@ -189,11 +201,11 @@ def calibrate_base_year(
                 intra_factor = float(np.clip(intra_factor * road_haul**2.0, 0.05, 20.0))
                 beta *= road_haul**1.5
                 corridor = float(np.clip(corridor * np.mean(ratio[:, _T["changzhou_lock_t"]]) ** 1.5, 0.05, 50.0))
-            step = np.clip(np.log(ratio), -MAX_LOG_STEP, MAX_LOG_STEP)
+            step = np.where(active[:, None], np.clip(np.log(ratio), -MAX_LOG_STEP, MAX_LOG_STEP), 0.0)
             asc[:, Asc.RAIL] += step[:, _T["rail_t"]]
             asc[:, Asc.WATER] += step[:, _T["inland_port_t"]]
             asc[:, Asc.RAILSEA] += step[:, _T["railsea_teu"]]
-            haul = np.log(_haul(target, _T["rail_t"]) / _haul(model, _T["rail_t"]))
+            haul = np.where(active, np.log(_haul(target, _T["rail_t"]) / _haul(model, _T["rail_t"])), 0.0)
             asc[:, Asc.LOG_KM_RAIL] += LOG_KM_STEP * np.clip(haul, -MAX_LOG_STEP, MAX_LOG_STEP)
             asc[:, Asc.WATER_CONTAINERS] += step[:, _T["inland_port_teu"]]
             if fit_demand:
@@ -212,12 +224,17 @@ def calibrate_base_year(
             max_iter=20,
             start_penalty=penalty,
             service_mt=service,
+            route_cost=route_cost,
         )
         model = measures(loading.outputs, loading.group_flow, graph, outside)
-        if np.all(np.abs(model[:, fitted] / target[None, fitted] - 1.0) < CALIBRATION_ACCEPT):
+        newly = ~accepted & np.all(np.abs(model[:, fitted] / target[None, fitted] - 1.0) < CALIBRATION_ACCEPT, axis=1)
+        final_penalty = np.where(accepted, final_penalty, new_penalty)
+        accepted |= newly
+        if accepted.all():
             break
-        penalty = new_penalty
-        routes = find_routes(graph, _element_cost(graph, prices, penalty))
+        penalty = np.where(accepted, penalty, new_penalty)
+        if start is None:
+            routes = find_routes(graph, _element_cost(graph, prices, penalty))
     names = [*TARGET_NAMES, *[f"port_t_{c}" for c in COMMODITIES]]
     residuals = {n: float(np.mean(model[:, i]) / target[i] - 1.0) for i, n in enumerate(names)}
     log.info(
@@ -229,7 +246,7 @@ def calibrate_base_year(
         ", ".join(f"{n} {r:+.2%}" for n, r in residuals.items()),
     )
     return Calibration(
-        land_total, beta, intra_factor, sea_total, corridor, asc, outside, residuals, it_total, gap, new_penalty
+        land_total, beta, intra_factor, sea_total, corridor, asc, outside, residuals, it_total, gap, final_penalty
     )
 
 

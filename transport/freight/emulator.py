@@ -20,8 +20,9 @@ chunking and executor gives the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -98,25 +99,32 @@ def fit_freight_emulator(
     members: int,
     design_points: int = DESIGN_POINTS,
     validation_points: int = VALIDATION_POINTS,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    route_costs: Sequence[np.ndarray] = (),
 ) -> FreightEmulator:
-    """Run the exact model on the design and validation points spanning the members' parameter box; fit the surface."""
+    """Run the exact model on the design and validation points spanning the parameter box; fit the surface.
+
+    bounds: the box of each sampled parameter (runs.ensemble: the support of its distribution), so that the
+    surface, and a member's emulated freight, do not depend on which members were drawn; without them the members'
+    own range. route_costs: the central estimate's (freight_arrays), which route every design point."""
     years = np.asarray(years, dtype=int)
     values = {name: _values(params, name, members) for name in UNCERTAIN}
-    names = tuple(n for n in UNCERTAIN if values[n].max() > values[n].min())
+    boxed = {n for n, (lo, hi) in (bounds or {}).items() if hi > lo}
+    names = tuple(n for n in UNCERTAIN if values[n].max() > values[n].min() or n in boxed)
     fixed = {n: float(values[n][0]) for n in UNCERTAIN if n not in names}
     if not names:
         exact = freight_arrays(data, levers, {n: np.array([v]) for n, v in fixed.items()}, years, 1)
         flat, shapes = _flatten(exact)
         empty = pl.DataFrame(schema=VALIDATION_COLUMNS)
         return FreightEmulator(years, (), np.zeros(0), np.zeros(0), fixed, shapes, None, flat[0], exact.msa_gap, empty)
-    low = np.array([values[n].min() for n in names])
-    high = np.array([values[n].max() for n in names])
+    low = np.array([bounds[n][0] if bounds and n in boxed else values[n].min() for n in names])
+    high = np.array([bounds[n][1] if bounds and n in boxed else values[n].max() for n in names])
     design = qmc.Sobol(len(names), scramble=True, seed=DESIGN_SEED).random(design_points)
     held_out = qmc.Sobol(len(names), scramble=True, seed=DESIGN_SEED + 1).random(validation_points)
     unit = np.vstack([design, held_out])
     x = _from_unit(unit, low, high)
     run_params = {n: x[:, j] for j, n in enumerate(names)} | {n: np.full(len(unit), v) for n, v in fixed.items()}
-    exact = freight_arrays(data, levers, run_params, years, len(unit))
+    exact = freight_arrays(data, levers, run_params, years, len(unit), route_costs=route_costs)
     flat, shapes = _flatten(exact)
     trial = _surface(design, flat[:design_points])
     predicted = _unflatten(trial(held_out), shapes, exact.msa_gap)
@@ -205,7 +213,8 @@ def _flatten(arrays: FreightArrays) -> tuple[np.ndarray, dict[str, tuple[int, ..
 
 def _unflatten(flat: np.ndarray, shapes: Mapping[str, tuple[int, ...]], msa_gap: np.ndarray) -> FreightArrays:
     members = flat.shape[0]
-    out, start = {}, 0
+    out: dict[str, Any] = {}
+    start = 0
     for name in ARRAYS:
         size = int(np.prod(shapes[name]))
         out[name] = np.ascontiguousarray(flat[:, start : start + size]).reshape(members, *shapes[name])

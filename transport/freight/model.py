@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -85,6 +85,9 @@ class FreightArrays:
     link_quantile_mt: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
     link_quantile_tkm_bn: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
     link_quantile_teu: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    # the element costs (C, E) each year's routes were found with (the first member's; runs.ensemble hands the
+    # central estimate's to the other members, so that they share its routes whoever runs beside them)
+    route_costs: tuple[np.ndarray, ...] = ()
 
 
 def link_loads(
@@ -195,13 +198,19 @@ def freight_arrays(
     members: int,
     link_members: int = LINK_FLOW_MEMBERS,
     before: FreightArrays | None = None,
+    route_costs: Sequence[np.ndarray] = (),
 ) -> FreightArrays:
     """The exact model: assignment of every year for all members at once (see the module docstring).
 
     Link flows are kept for the first `link_members` members (`members`: all of them). Their LINK_FLOW_QUANTILES over
     the members come from every member's element loads, year by year (memory: Q x L a year, not M x L), when there
     are two members or more: this call's and those of `before`, the arrays of the run's other members computed
-    earlier (runs.ensemble: the central estimate, computed alone) with every member's link flows kept."""
+    earlier (runs.ensemble: the central estimate, computed alone) with every member's link flows kept.
+
+    route_costs: the element costs of each year to find routes with (FreightArrays.route_costs of the central
+    estimate's run), so that every member shares the central estimate's routes and, with the capacity restraint
+    stopping member by member, a member's freight does not depend on the members computed beside it; without them the
+    first member's costs route everyone."""
     years = np.asarray(years, dtype=int)
     if before is not None and (
         before.link_mt.shape[:2] != (before.tonnes_mt.shape[0], len(years)) or before.link_mt.shape[0] == 0
@@ -259,6 +268,7 @@ def freight_arrays(
     city_road = np.zeros((kept, n_y, len(city_zone_rows)))
     penalty: np.ndarray | None = base_penalty
     service = np.full(members, base_service_mt(data))
+    used_costs: list[np.ndarray] = []
     for yi, year in enumerate(years):
         graph = year_graph(data, levers, int(year))
         prices = year_prices(data, levers, params, int(year), members)
@@ -268,8 +278,20 @@ def freight_arrays(
         if penalty is not None and penalty.shape[0] != len(graph.groups) + 1:
             penalty = None
         loading, gaps[yi], penalty = assign_year(
-            data, levers, graph, prices, demand, intra, choice, int(year), start_penalty=penalty, service_mt=service
+            data,
+            levers,
+            graph,
+            prices,
+            demand,
+            intra,
+            choice,
+            int(year),
+            start_penalty=penalty,
+            service_mt=service,
+            route_cost=route_costs[yi] if route_costs else None,
         )
+        assert loading.route_cost is not None
+        used_costs.append(loading.route_cost)
         log.debug("freight %d: MSA gap %.1e", year, gaps[yi])
         out = loading.outputs
         tonnes[:, yi] = out["tonnes"]
@@ -303,7 +325,8 @@ def freight_arrays(
             service = next_services(service, railsea_mt, market, int(years[yi + 1] - year))
     water = tonnes[..., MODES.index("inland_water")].sum(axis=2)
     # out-of-network carrier tonnes (Guangxi ships working other waters) keep their 2020 ratio to the modelled ones
-    carrier = water * (1.0 + cal.carrier_outside_mt / max(float(np.mean(water[:, 0])), 1e-12))
+    # (each member's own 2020 tonnes: a member never reads another's)
+    carrier = water * (1.0 + cal.carrier_outside_mt / np.maximum(water[:, :1], 1e-12))
     return FreightArrays(
         tonnes,
         tkm,
@@ -323,7 +346,10 @@ def freight_arrays(
         drayage,
         intrazonal,
         city_road,
-        *quantiles,
+        link_quantile_mt=quantiles[0],
+        link_quantile_tkm_bn=quantiles[1],
+        link_quantile_teu=quantiles[2],
+        route_costs=tuple(used_costs),
     )
 
 

@@ -267,11 +267,14 @@ def year_prices(
 
 
 def _element_cost(graph: MultimodalGraph, prices: YearPrices, penalty: np.ndarray) -> np.ndarray:
-    """Member-mean element cost per commodity (C, E) for routing; never negative."""
-    coef = prices.coef.mean(axis=0)  # (C, K)
+    """Element cost per commodity (C, E) of the first member (the routing member), for routing; never negative.
+
+    One member's costs, not the members' mean: the routes of a member computed beside others then do not depend on
+    which others they are (transport.freight.model.freight_arrays routes every member by the central estimate's)."""
+    coef = prices.coef[0]  # (C, K)
     cost = coef @ graph.attrs.T  # (C, E)
     gm = graph.group_matrix()
-    cost = cost + (gm @ penalty[: gm.shape[1]].mean(axis=1))[None, :]
+    cost = cost + (gm @ penalty[: gm.shape[1], 0])[None, :]
     return np.maximum(cost, 0.0)
 
 
