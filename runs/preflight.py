@@ -27,8 +27,11 @@ CHUNK_BYTES_PER_SEGMENT_MEMBER_YEAR = 4_800.0
 ENSEMBLE_BYTES_PER_MEMBER = 6_000.0
 # Exact freight is computed for all members at once; about half of a chunk's bytes per member-year are freight's.
 EXACT_FREIGHT_BYTES_PER_MEMBER_YEAR = 24_000.0
-# Parquet on disk: 1 member 2020-2060 wrote 0.21 MB, 201 members 32.7 MB (~4 kB per member-year).
-DISK_BYTES_PER_MEMBER_YEAR = 4_000.0
+# Parquet on disk: 1 member 2020-2060 wrote 0.21 MB, 201 members 32.7 MB (~4 kB per member-year); with the city
+# tables (city_road, every member) 200 exact members wrote 46 MB (5.6 kB per member-year).
+DISK_BYTES_PER_MEMBER_YEAR = 6_000.0
+# --link-flows all: 200 members 2020-2060 wrote 12.5 MB of link_flows (68 links): 1.5 kB per member-year
+LINK_FLOW_BYTES_PER_MEMBER_YEAR = 1_500.0
 DISK_BYTES_PER_RUN = 1_000_000.0
 REPORT_BYTES = 30_000_000.0  # charts (SVG, PNG) and the HTML report
 SCHEDULER_TIMEOUT_S = 3.0
@@ -93,9 +96,10 @@ def check_disk(folder: Path, need_bytes: float, what: str) -> None:
         )
 
 
-def results_bytes(members: int, years: int) -> float:
-    """Estimated size of one run's Parquet files."""
-    return DISK_BYTES_PER_RUN + members * years * DISK_BYTES_PER_MEMBER_YEAR
+def results_bytes(members: int, years: int, every_link_flow: bool = False) -> float:
+    """Estimated size of one run's Parquet files (`every_link_flow`: --link-flows all)."""
+    per_member_year = DISK_BYTES_PER_MEMBER_YEAR + (LINK_FLOW_BYTES_PER_MEMBER_YEAR if every_link_flow else 0.0)
+    return DISK_BYTES_PER_RUN + members * years * per_member_year
 
 
 def check_scheduler(address: str) -> None:

@@ -8,7 +8,8 @@ Data flow per simulated year:
 3. per OD and commodity, the least-cost path of each mode chain (`networks.graph.chain_paths`), a multinomial logit
    over chains (members vectorised), and capacity restraint by MSA (`networks.assign.msa_assign`);
 4. outputs: tonnes and tkm by mode and commodity, rail-sea TEU by sea port, truck vehicle-km by class; tonnes, tkm
-   and TEU on each link of the network (member 0; tables `links`, `link_flows`).
+   and TEU on each link of the network (member 0, or every member on request; quantiles over an exact ensemble's
+   members; tables `links`, `link_flows`, `link_flow_quantiles`).
 
 Calibration: the base year (2020) is calibrated per member by fixed-point iteration: alternative-specific constants
 and a log-distance term per inland mode (rail, inland water) match tonnes and tkm, a rail-sea constant matches the
