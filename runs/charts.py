@@ -586,14 +586,20 @@ def hindcast_chart(hindcast: pl.DataFrame) -> alt.TopLevelMixin:
 def export(chart: alt.TopLevelMixin, folder: Path, name: str) -> list[Path]:
     """Write `name`.svg and `name`.png (2x scale) with vl-convert, offline, with the shipped CJK font. The PNG is
     drawn with the font's glyphs, so it shows 南宁 and 万TEU on any machine (the SVG needs a CJK font installed)."""
+    return export_spec(chart.to_dict(), folder, name)
+
+
+def export_spec(spec: dict, folder: Path, name: str) -> list[Path]:
+    """`export` of a chart's Vega-Lite spec (a plain dict: it goes to worker processes, runs.report). The PNG is
+    rasterised from the SVG (the bytes vl-convert's Vega-Lite-to-PNG gives, without laying the chart out twice)."""
     global _fonts_registered
     if not _fonts_registered:
         vlc.register_font_directory(str(FONT_DIR))
         _fonts_registered = True
     folder.mkdir(parents=True, exist_ok=True)
-    spec = chart.to_dict()
     svg_path = folder / f"{name}.svg"
     png_path = folder / f"{name}.png"
-    svg_path.write_text(vlc.vegalite_to_svg(spec), encoding="utf-8")
-    png_path.write_bytes(vlc.vegalite_to_png(spec, scale=2))
+    svg = vlc.vegalite_to_svg(spec)
+    svg_path.write_text(svg, encoding="utf-8")
+    png_path.write_bytes(vlc.svg_to_png(svg, scale=2))
     return [svg_path, png_path]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import signal
@@ -131,7 +133,16 @@ def run(
         typer.Option("--end-year", min=FIRST_YEAR, max=LAST_YEAR, help="Last simulated year (default: scenario's)"),
     ] = None,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Write charts and the report afterwards")] = True,
-    workers: Annotated[int, typer.Option("--workers", min=0, help="Local worker processes (0: run in-process)")] = 0,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Local worker processes for the members (0: run in-process; default: several scenarios of at most "
+            "256 members run at once, one process each up to the cores, else in-process)",
+            show_default=False,
+        ),
+    ] = None,
     chunk_size: Annotated[
         int,
         typer.Option(
@@ -164,12 +175,16 @@ def run(
     from runs import preflight
     from runs.ensemble import check_link_flows, executor, freight_method
     from runs.execute import RunRequest, execute, prepare
+    from runs.parallel import run_scenarios, scenario_pool, scenario_processes
     from runs.progress import RunProgress
     from runs.store import ResultsStore, check_writable_folder
     from transport.errors import RunError
     from transport.scenario import load_scenario, shipped_scenarios
 
     names = scenarios or list(shipped_scenarios())
+    # several small scenarios: one process each (as many at once as cores), the members of each in that process
+    processes = scenario_processes(len(names), members, chunk_size, workers, scheduler)
+    workers = workers or 0
     if workers > 0 and scheduler is None:
         # a 2,000-member run was one 2,000-member chunk, run in-process while the workers idled
         chunk_size = min(chunk_size, -(-members // workers))
@@ -187,34 +202,47 @@ def run(
         preflight.check_scheduler(scheduler)
     years = [(end_year or s.years.end) - s.years.base + 1 for s, _ in (load_scenario(n) for n in names)]
     exact = freight_method(freight.value, members) == "exact"
-    preflight.check_memory(members, max(years), chunk_size, 0 if scheduler else workers, exact)
-    preflight.check_disk(db.parent, sum(preflight.results_bytes(members, y) for y in years), "--db folder")
+    preflight.check_memory(members, max(years), chunk_size, 0 if scheduler else max(workers, processes), exact)
+    every = link_flows.value == "all"
+    preflight.check_disk(db.parent, sum(preflight.results_bytes(members, y, every) for y in years), "--db folder")
     if charts:
         preflight.check_disk(report_dir, preflight.REPORT_BYTES, "--out")
         if db.exists():
             store.connect().close()  # the report reads the store: fail now, not after the runs are stored
-    with RunProgress(console, err_console if sys.stderr.isatty() else None) as progress:
+    with (
+        RunProgress(console, err_console if sys.stderr.isatty() else None) as progress,
+        contextlib.ExitStack() as scenario_workers,
+    ):
+        # scenario workers (runs.parallel) run the scenarios, then draw the report's charts
+        report_pool, events = scenario_workers.enter_context(scenario_pool(processes)) if processes else (None, None)
         prepared = []
-        for request in requests:  # every input is checked before anything is written
+        for request in [] if processes else requests:  # every input is checked before anything is written
             with progress.phase(f"{Path(request.scenario).stem}: dataset and calibration"):
                 prepared.append(prepare(request))
         run_set = dt.datetime.now(dt.UTC).strftime("set-%Y%m%dT%H%M%S%fZ")
         run_ids: list[str] = []
         kind = "local" if workers > 0 else "sequential"
         try:
-            with store.writer(), executor(kind, workers or None, scheduler) as pool:
-                for request, prep in zip(requests, prepared, strict=True):
-                    run_ids.append(
-                        execute(
-                            request,
-                            store,
-                            run_set,
-                            prep,
-                            progress=progress,
-                            pool=pool,
-                            analyses=_ensemble_analyses(seed),
+            if report_pool is not None:
+                # each worker checks and prepares its scenario; the runs are published together once all are done,
+                # so an error in any publishes none
+                with store.writer():
+                    analyses = functools.partial(_ensemble_analyses, seed)
+                    run_ids = run_scenarios(report_pool, events, requests, db, run_set, progress, analyses)
+            else:
+                with store.writer(), executor(kind, workers or None, scheduler) as pool:
+                    for request, prep in zip(requests, prepared, strict=True):
+                        run_ids.append(
+                            execute(
+                                request,
+                                store,
+                                run_set,
+                                prep,
+                                progress=progress,
+                                pool=pool,
+                                analyses=_ensemble_analyses(seed),
+                            )
                         )
-                    )
         except BrokenProcessPool:
             raise RunError(
                 "--workers",
@@ -240,7 +268,7 @@ def run(
 
             try:
                 with progress.phase("charts and report"):
-                    written = write_report(store, report_dir, run_ids)
+                    written = write_report(store, report_dir, run_ids, pool=report_pool)
             except (UserError, OSError) as exc:
                 reason = exc.one_line() if isinstance(exc, UserError) else f"{exc.filename}: {exc.strerror}"
                 err_console.print(

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from runs.ensemble import DEFAULT_CHUNK, ensemble_freight, freight_method, run_ensemble
-from runs.progress import RunProgress
+from runs.progress import Phases
 from runs.store import ResultsStore
 from transport.consistency import checked_inputs
 from transport.dataset import Dataset
@@ -106,12 +106,15 @@ def execute(
     store: ResultsStore,
     run_set: str,
     prepared: tuple[Scenario, Path, Dataset] | None = None,
-    progress: RunProgress | None = None,
+    progress: Phases | None = None,
     pool: Executor | None = None,
     analyses: Callable[[Scenario, Dataset, Mapping[str, np.ndarray], dict[str, pl.DataFrame]], dict[str, pl.DataFrame]]
     | None = None,
+    *,
+    publish: bool = True,
 ) -> str:
     """Run one scenario (all members, in chunks on `pool` if given) and publish its tables; returns the run id.
+    publish=False leaves the run sealed in staging, for the caller to publish (ResultsStore.publish_sealed).
 
     `analyses(scenario, dataset, params, tables)` returns run-level tables (hindcast, sensitivity, seek) published
     with the run, so a run and its analyses appear together or not at all. The caller holds the store's writer lock.
@@ -182,5 +185,8 @@ def execute(
             }
         )
         staged.write("runs", runs_row)
-        staged.publish()
+        if publish:
+            staged.publish()
+        else:
+            staged.seal()
     return run_id

@@ -312,6 +312,13 @@ class ResultsStore:
         except OSError as exc:
             raise storage_error(exc, self.staging_dir) from None
 
+    def publish_sealed(self, run_id: str) -> Path:
+        """Make a sealed staged run (StagedRun.seal, maybe by another process) visible with one rename."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        final = self.runs_dir / run_id
+        os.rename(self.staging_dir / run_id, final)
+        return final
+
     def check_run_folders(self) -> None:
         """Raise StoreError naming the first published run folder that lacks one of REQUIRED_IN_EVERY_RUN (a damaged
         run would otherwise read as a run with no rows in that table)."""
@@ -530,17 +537,18 @@ class StagedRun:
         if isinstance(exc, OSError) and (exc.errno in _STORAGE_HINTS or exc.filename):
             raise storage_error(exc, self.folder) from None
 
-    def publish(self) -> Path:
-        """Add empty files for tables the run did not write, flush, and make the run visible with one rename."""
+    def seal(self) -> None:
+        """Add empty files for tables the run did not write and flush: the run is ready to publish."""
         for table in set(TABLES) - self.written:
             self.write(table, pl.DataFrame(schema=TABLES[table]))
         for path in self.folder.iterdir():
             with path.open("rb") as fh:
                 os.fsync(fh.fileno())
-        self.store.runs_dir.mkdir(parents=True, exist_ok=True)
-        final = self.store.runs_dir / self.run_id
-        os.rename(self.folder, final)
-        return final
+
+    def publish(self) -> Path:
+        """Seal the run and make it visible with one rename."""
+        self.seal()
+        return self.store.publish_sealed(self.run_id)
 
 
 def _statements(sql: str) -> list[duckdb.Statement]:

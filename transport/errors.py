@@ -35,6 +35,10 @@ class UserError(Exception):
         error.args = (error.one_line(),)
         return error
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # raised in a worker process (runs.parallel), it crosses to the parent pickled: rebuilt from its problems
+        return (_rebuilt, (type(self), self.where, self.problems))
+
     def one_line(self) -> str:
         parts = [f"{field}: got {_shown(value)}; expected {expected}" for field, value, expected in self.problems]
         if len(parts) == 1:
@@ -42,6 +46,10 @@ class UserError(Exception):
         else:
             text = f"{self.where}: {len(parts)} problems: " + " | ".join(f"({i}) {p}" for i, p in enumerate(parts, 1))
         return " ".join(text.split())
+
+
+def _rebuilt(cls: type[UserError], where: str, problems: Sequence[Problem]) -> UserError:
+    return cls.collected(where, problems)
 
 
 def _shown(value: Any) -> str:
