@@ -64,7 +64,8 @@ def network_layers(tables: dict[str, pl.DataFrame]) -> dict[str, gpd.GeoDataFram
 
 def city_layer(tables: dict[str, pl.DataFrame]) -> gpd.GeoDataFrame | None:
     """One feature per city and year of the urban model (member 0) with its green-trip share on the Ministry of
-    Transport definition (transport.urban.names.GREEN_MODES) and with e-bikes counted too: the city's boundary
+    Transport definition (transport.urban.names.GREEN_MODES) and with e-bikes counted too, and its road energy, oil
+    and CO2 (table city_road) with its GB/T 2260 code: the city's boundary
     (MultiPolygon, cities/prefectures.geojson of the run's dataset), or its point (freight/places.csv) in a dataset
     without boundaries."""
     urban = tables.get("urban")
@@ -81,6 +82,10 @@ def city_layer(tables: dict[str, pl.DataFrame]) -> gpd.GeoDataFrame | None:
         )
         .sort("city", "year")
     )
+    road = tables.get("city_road")
+    if road is not None and road.height:  # the city's road energy, oil and CO2 of the same year (member 0)
+        columns = ["city", "year", "city_code", "energy_pj", "oil_mt", "co2_ttw_mt", "co2_wtw_mt"]
+        shares = shares.join(road.filter(pl.col("member") == 0).select(columns), on=["city", "year"], how="left")
     scenario = scenario_from_toml(tables["runs"]["scenario_toml"][0], "runs.scenario_toml")
     if (scenario.dataset_path() / PREFECTURE_SHAPES).is_file():
         shapes = load_prefecture_shapes(scenario.dataset_path())

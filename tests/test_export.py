@@ -52,6 +52,10 @@ def test_geopackage_has_the_network_with_flows_and_the_cities(small_run: SmallRu
     assert nanning.green_trip_share == pytest.approx(green, rel=1e-12)
     ebike = urban.filter(pl.col("mode") == "ebike")["share"].sum()
     assert nanning.green_trip_share_with_ebike == pytest.approx(green + ebike, rel=1e-12)
+    road = _stored(small_run, run_id, "city_road").filter(
+        (pl.col("city") == "nanning") & (pl.col("year") == 2025) & (pl.col("member") == 0)
+    )
+    assert nanning.oil_mt == pytest.approx(road["oil_mt"][0], rel=1e-12) and nanning.city_code == 450100
 
 
 def test_geoparquet_layers_read_back_in_epsg_4326(small_run: SmallRun, tmp_path: Path) -> None:
