@@ -25,7 +25,7 @@ import polars as pl
 from scipy.sparse import csr_array
 
 from networks.osm import LAYERS, OPEN_FOREVER, snap_points
-from networks.paths import edge_graph, many_source_costs, path_edges
+from networks.paths import edge_order, many_source_costs, path_edges, reweighted
 
 ATTRS = (
     "road_km",
@@ -284,7 +284,10 @@ def chain_paths(graph: MultimodalGraph, chain: ChainSpec, element_cost: np.ndarr
         k = len(states)
         src, dst, el = _state_edges(graph, states, chain.via)
         weight = np.where(el >= 0, element_cost[np.maximum(el, 0)], 0.0)
-        g = edge_graph(k * n + 2 * z, src, dst, weight)
+        order_key = ("edge_order", states, chain.via)
+        if order_key not in graph.derived:
+            graph.derived[order_key] = edge_order(k * n + 2 * z, src, dst)
+        g = reweighted(graph.derived[order_key], weight)  # = edge_graph(k * n + 2 * z, src, dst, weight)
         sources = k * n + np.arange(z)
         targets = k * n + z + np.arange(z)
         dist, pred = many_source_costs(g, sources, predecessors=True)

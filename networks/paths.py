@@ -48,6 +48,45 @@ def edge_graph(n_nodes: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarra
     return EdgeGraph(n_nodes, s, d, ids, matrix, key, np.arange(len(key)))
 
 
+@dataclass(frozen=True)
+class EdgeOrder:
+    """What `edge_graph` computes from the edges alone, for edges routed at many weight vectors (`reweighted`)."""
+
+    n_nodes: int
+    src: np.ndarray  # (E,) int64, as given
+    dst: np.ndarray
+    ids: np.ndarray  # edges other than self-loops, by key (src * n_nodes + dst), in their given order within a key
+    key: np.ndarray  # their keys
+    unique: bool  # no two edges join the same nodes (else `reweighted` picks the cheapest as edge_graph does)
+
+
+def edge_order(n_nodes: int, src: np.ndarray, dst: np.ndarray) -> EdgeOrder:
+    """The weight-independent part of `edge_graph(n_nodes, src, dst, weight)`."""
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    ids = np.flatnonzero(src != dst)
+    key = src[ids] * n_nodes + dst[ids]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    return EdgeOrder(n_nodes, src, dst, ids[order], key, bool(np.all(key[1:] != key[:-1])))
+
+
+def reweighted(order: EdgeOrder, weight: np.ndarray) -> EdgeGraph:
+    """`edge_graph(order.n_nodes, order.src, order.dst, weight)`, the same arrays, without sorting the edges again."""
+    if not order.unique:
+        return edge_graph(order.n_nodes, order.src, order.dst, weight)
+    weight = np.asarray(weight, dtype=float)
+    if np.any(weight < 0):
+        raise ValueError("edge weights must be non-negative for Dijkstra")
+    finite = np.isfinite(weight[order.ids])
+    ids, key = order.ids[finite], order.key[finite]
+    n_nodes = order.n_nodes
+    s, d = key // n_nodes, key % n_nodes
+    w = np.maximum(weight[ids], 1e-12)
+    matrix = csr_array((w, (s, d)), shape=(n_nodes, n_nodes))
+    return EdgeGraph(n_nodes, s, d, ids, matrix, key, np.arange(len(key)))
+
+
 def many_source_costs(
     graph: EdgeGraph, sources: np.ndarray, *, predecessors: bool = False, limit: float = np.inf
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:

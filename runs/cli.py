@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -221,11 +222,15 @@ def run(
                 prepared.append(prepare(request))
         run_set = dt.datetime.now(dt.UTC).strftime("set-%Y%m%dT%H%M%S%fZ")
         run_ids: list[str] = []
+        warming: threading.Thread | None = None
         kind = "local" if workers > 0 else "sequential"
         try:
             if report_pool is not None:
                 # each worker checks and prepares its scenario; the runs are published together once all are done,
-                # so an error in any publishes none
+                # so an error in any publishes none. Meanwhile this process gets the report ready.
+                if charts:
+                    warming = threading.Thread(target=_warm_up_report, name="report-warm-up", daemon=True)
+                    warming.start()
                 with store.writer():
                     analyses = functools.partial(_ensemble_analyses, seed)
                     run_ids = run_scenarios(report_pool, events, requests, db, run_set, progress, analyses)
@@ -266,6 +271,8 @@ def run(
         if charts:
             from runs.report import write_report
 
+            if warming is not None:
+                warming.join()
             try:
                 with progress.phase("charts and report"):
                     written = write_report(store, report_dir, run_ids, pool=report_pool)
@@ -282,12 +289,19 @@ def run(
     _print_verdicts(store, run_ids)
 
 
+def _warm_up_report() -> None:
+    from runs.report import warm_up
+
+    warm_up()
+
+
 def _print_verdicts(store: ResultsStore, run_ids: list[str]) -> None:
     """The headline verdicts of the runs: one row per scenario and target, value, verdict, margin, probability."""
     from runs.output import print_table
     from runs.report import verdict_rows
 
-    columns, rows = verdict_rows(store, run_ids)
+    with store.reading():
+        columns, rows = verdict_rows(store, run_ids)
     print_table(console, columns, rows, title="Verdicts (central member; P = share of members meeting the target)")
 
 

@@ -9,6 +9,7 @@ are written beside it for slides.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future
@@ -607,10 +608,25 @@ def _verdict_html(items: list[Verdict]) -> list[str]:
     return parts
 
 
+def warm_up() -> None:
+    """Import what `write_report` uses and read its fixed inputs (the prefectures' shapes; PDF fonts), e.g. in a
+    thread of a process waiting for its scenarios to run elsewhere (runs.parallel). Failures are left to the report."""
+    with contextlib.suppress(Exception):
+        from weasyprint import HTML
+
+        HTML(string="<p>warm-up</p>").write_pdf()
+        charts._prefecture_features(DATA_DIR / DEFAULT_DATASET)
+
+
 def write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None, pool: Executor | None = None) -> Path:
     """Charts (SVG + PNG files), the self-contained report.html and report.pdf for the given runs (default: the
     latest run of each scenario). Returns the path of report.html. `pool`: worker processes that draw the charts
     while this one builds the rest (the same files)."""
+    with store.reading():
+        return _write_report(store, out, run_ids, pool)
+
+
+def _write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None, pool: Executor | None) -> Path:
     runs = _run_list(store, run_ids)
     fig_dir = out / "charts"
     oil = _frame(store, "select * from road_oil where run_id in ({ids})", runs)

@@ -158,6 +158,7 @@ class ResultsStore:
         self.root = db_path.parent
         self.runs_dir = self.root / "runs"
         self.staging_dir = self.root / ".staging"
+        self._session: duckdb.DuckDBPyConnection | None = None  # the connection of `reading()`, while it lasts
 
     # ---------------------------------------------------------------- writing
     @contextlib.contextmanager
@@ -390,6 +391,20 @@ class ResultsStore:
             return memory
         raise AssertionError("unreachable")
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Queries inside the block share one connection (opened and checked once: a report runs ~20 queries, and
+        opening one, with its views, cost more than most of them)."""
+        if self._session is not None:
+            yield
+            return
+        self._session = self.connect()
+        try:
+            yield
+        finally:
+            self._session.close()
+            self._session = None
+
     def query(self, sql: str) -> pl.DataFrame:
         """Run read-only SQL (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN of those) and return the result.
 
@@ -397,14 +412,15 @@ class ResultsStore:
         (inside EXPLAIN too), and the connection (`sandbox`) cannot touch a file outside the store's run folders,
         load an extension or change a setting."""
         check_read_only(sql)
-        con = self.connect()
+        con = self._session or self.connect()
         try:
             relation = con.sql(sql)
             return relation.pl() if relation is not None else pl.DataFrame()
         except duckdb.Error as exc:
             raise QueryError("query", "sql", sql, f"valid read-only SQL ({str(exc).splitlines()[0]})") from None
         finally:
-            con.close()
+            if con is not self._session:
+                con.close()
 
     def query_cells(self, sql: str, as_json: bool = False) -> tuple[list[str], list[str], list[tuple]]:
         """Run read-only SQL and return (columns, DuckDB type names, rows) with every value rendered by DuckDB

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import sys
@@ -242,3 +243,19 @@ def test_diagnostics_table_keeps_every_year_and_warns_once(caplog: pytest.LogCap
     assert len(messages) == 2, messages  # one for the gaps, one for the residual outside its tolerance
     assert "in 3 of 6 years (2022-2025; worst 2.00e-02 in 2024)" in messages[0]
     assert "inland_port_t off by -20.0 %" in messages[1]
+
+
+def test_routes_reusing_the_last_routings_sums_are_those_of_a_fresh_graph(data: F.FreightData) -> None:
+    """find_routes keeps each chain's sums from the graph's last routing: routing the years in turn on one graph
+    gives, array for array, the routes of a graph routed once at each year's costs."""
+    levers = FreightLevers()
+    graph = F.year_graph(data, levers, 2030)
+    zero = np.zeros((len(graph.groups) + 1, 1))
+    routed = dataclasses.replace(graph, derived={})
+    for year in (2025, 2030, 2031, 2045, 2030):
+        cost = _element_cost(graph, F.year_prices(data, levers, _central_params(), year, 1), zero)
+        got, fresh = F.find_routes(routed, cost), F.find_routes(dataclasses.replace(graph, derived={}), cost)
+        for name in ("path_attrs", "group_use", "railsea_use", "feasible", "entries", "features", "mode_use"):
+            assert np.array_equal(getattr(got, name), getattr(fresh, name)), (year, name)
+        for a, b in zip(got.entry_incidence_t, fresh.entry_incidence_t, strict=True):
+            assert a.shape == b.shape and (a != b).nnz == 0

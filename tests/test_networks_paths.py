@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from networks.paths import edge_graph, many_source_costs, path_edges
+from networks.paths import edge_graph, edge_order, many_source_costs, path_edges, reweighted
 
 
 def _random_graph(seed: int, n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -53,3 +54,22 @@ def test_zero_cost_edges_stay_edges() -> None:
     # csgraph drops explicit zeros; the floor keeps a free connector connected
     eg = edge_graph(3, np.array([0, 1]), np.array([1, 2]), np.array([0.0, 1.0]))
     assert np.isclose(many_source_costs(eg, np.array([0]))[0, 2], 1.0)
+
+
+@pytest.mark.parametrize("parallel_edges", [False, True])
+def test_reweighted_builds_the_arrays_edge_graph_builds(parallel_edges: bool) -> None:
+    rng = np.random.default_rng(3)
+    n = 40
+    pairs = rng.choice(n * n, size=300, replace=parallel_edges)
+    src, dst = pairs // n, pairs % n  # self-loops among them
+    order = edge_order(n, src, dst)
+    assert order.unique == (len(np.unique(pairs[src != dst])) == int((src != dst).sum()))
+    for _ in range(3):
+        w = rng.uniform(0, 5, size=len(src))
+        w[rng.random(len(w)) < 0.2] = np.inf
+        w[rng.random(len(w)) < 0.1] = 0.0
+        a, b = edge_graph(n, src, dst, w), reweighted(order, w)
+        for field in ("src", "dst", "edge_id", "keys", "key_edge"):
+            assert np.array_equal(getattr(a, field), getattr(b, field)), field
+        for part in ("data", "indices", "indptr"):
+            assert np.array_equal(getattr(a.matrix, part), getattr(b.matrix, part)), part

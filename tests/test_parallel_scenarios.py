@@ -49,8 +49,13 @@ def test_scenarios_in_parallel_store_the_rows_of_a_run_in_process(tmp_path: Path
         assert f"{scenario}: members: 1/1" in parallel.stdout
     assert "  elapsed " in parallel.stdout and "  elapsed " not in inprocess.stdout
     a, b = ResultsStore(tmp_path / "p" / "results.duckdb"), ResultsStore(tmp_path / "s" / "results.duckdb")
-    assert a.query("select scenario from runs order by started_at")["scenario"].to_list() == ["baseline", "plan"]
+    assert a.query("select scenario from runs order by scenario")["scenario"].to_list() == ["baseline", "plan"]
     assert not any((tmp_path / "p" / ".staging").glob("*"))  # every staged run was published
+    with a.reading():  # one connection for the queries inside (the report's ~20)
+        first = a.query("select count(*) as n from runs")
+        with a.reading():
+            assert a.query("select count(*) as n from runs").equals(first)
+    assert first["n"][0] == 2 and a._session is None
     for table in TABLES:
         sql = f"select t.* exclude (run_id), r.scenario as _scenario from {table} t join runs r using (run_id)"
         if table == "runs":

@@ -146,17 +146,35 @@ def find_routes(graph: MultimodalGraph, element_cost: np.ndarray) -> Routes:
     last = graph.derived.get("routes")
     if last is not None and last[0] == key:
         return last[2]
+    # most years change the paths of a few chains only: the sums over a chain's paths, and a commodity's stacked
+    # incidence, are kept from the last routing per incidence matrix (chain_paths hands back the same object for the
+    # same paths)
+    sums: dict[int, tuple] = graph.derived.get("chain_sums", {})
+    stacked: dict[tuple[int, ...], tuple] = graph.derived.get("stacked_incidence", {})
     for c in range(n_c):
-        row = []
         for k, paths in enumerate(found[c]):
-            row.append(csr_array(paths.incidence))
-            attrs[c, :, k] = paths.incidence @ graph.attrs
-            groups[c, :, k] = (
-                (paths.incidence @ gm).toarray() if hasattr(paths.incidence @ gm, "toarray") else paths.incidence @ gm
-            )
-            railsea[c, :, k] = paths.incidence @ rs
+            inc = paths.incidence
+            if id(inc) not in sums:
+                by_group = inc @ gm
+                sums[id(inc)] = (
+                    inc,  # kept alive with its sums, so its id cannot be taken by another matrix
+                    csr_array(inc),
+                    inc @ graph.attrs,
+                    by_group.toarray() if hasattr(by_group, "toarray") else by_group,
+                    inc @ rs,
+                )
+            _inc, _csr, attrs[c, :, k], groups[c, :, k], railsea[c, :, k] = sums[id(inc)]
             feasible[c, :, k] = np.isfinite(paths.cost).reshape(-1)
-        incidence_t.append(csr_array(vstack(row, format="csr")[od_major].T))
+        ids = tuple(id(paths.incidence) for paths in found[c])
+        if ids not in stacked:
+            row = [sums[i][1] for i in ids]
+            stacked[ids] = (row, csr_array(vstack(row, format="csr")[od_major].T))
+        incidence_t.append(stacked[ids][1])
+    kept = {id(paths.incidence) for row in found for paths in row}
+    graph.derived["chain_sums"] = {i: v for i, v in sums.items() if i in kept}
+    graph.derived["stacked_incidence"] = {
+        ids: stacked[ids] for ids in {tuple(id(paths.incidence) for paths in row) for row in found}
+    }
     # a chain must use its main mode inside the model (a rail chain with no rail km is the road chain in disguise)
     for k, chain in enumerate(CHAINS):
         for layer in set(chain.states) - {"road"}:
