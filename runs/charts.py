@@ -590,8 +590,8 @@ def export(chart: alt.TopLevelMixin, folder: Path, name: str) -> list[Path]:
 
 
 def export_spec(spec: dict, folder: Path, name: str) -> list[Path]:
-    """`export` of a chart's Vega-Lite spec (a plain dict: it goes to worker processes, runs.report). The PNG is
-    rasterised from the SVG (the bytes vl-convert's Vega-Lite-to-PNG gives, without laying the chart out twice)."""
+    """`export` of a chart's Vega-Lite spec. The PNG is rasterised from the SVG (the bytes vl-convert's
+    Vega-Lite-to-PNG gives, without laying the chart out twice)."""
     global _fonts_registered
     if not _fonts_registered:
         vlc.register_font_directory(str(FONT_DIR))

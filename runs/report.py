@@ -645,11 +645,10 @@ def _write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None,
     drawn: dict[str, tuple[str, Future[list[Path]] | list[Path]]] = {}
 
     def add(name: str, caption: str, build: alt.TopLevelMixin) -> None:
-        spec = build.to_dict()
-        if pool is not None:
-            drawn[name] = (caption, pool.submit(charts.export_spec, spec, fig_dir, name))
+        if pool is not None:  # the chart itself goes: its spec is built (and validated) there too
+            drawn[name] = (caption, pool.submit(charts.export, build, fig_dir, name))
         else:
-            drawn[name] = (caption, charts.export_spec(spec, fig_dir, name))
+            drawn[name] = (caption, charts.export(build, fig_dir, name))
 
     if oil.height:
         add("road_oil", "Road oil use and its peak", charts.road_oil_chart(oil, peaks))
