@@ -642,13 +642,13 @@ def _write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None,
         "and member = 0 group by all",
         runs,
     )
-    drawn: dict[str, tuple[str, Future[list[Path]] | list[Path]]] = {}
+    drawn: dict[str, tuple[str, alt.TopLevelMixin, Future[list[Path]] | list[Path]]] = {}
 
     def add(name: str, caption: str, build: alt.TopLevelMixin) -> None:
         if pool is not None:  # the chart itself goes: its spec is built (and validated) there too
-            drawn[name] = (caption, pool.submit(charts.export, build, fig_dir, name))
+            drawn[name] = (caption, build, pool.submit(charts.export, build, fig_dir, name))
         else:
-            drawn[name] = (caption, charts.export(build, fig_dir, name))
+            drawn[name] = (caption, build, charts.export(build, fig_dir, name))
 
     if oil.height:
         add("road_oil", "Road oil use and its peak", charts.road_oil_chart(oil, peaks))
@@ -708,8 +708,13 @@ def _write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None,
         add("hindcast", "Hindcast: modelled vs published (transport validate-history)", charts.hindcast_chart(hindcast))
 
     figures: dict[str, tuple[str, bytes]] = {}
-    for name, (caption, paths) in drawn.items():
-        _svg, png = paths.result() if isinstance(paths, Future) else paths
+    for name, (caption, build, paths) in drawn.items():
+        if isinstance(paths, Future):
+            try:
+                paths = paths.result()
+            except Exception:  # a chart that did not cross to a worker is drawn here (a real error raises here again)
+                paths = charts.export(build, fig_dir, name)
+        _svg, png = paths
         figures[name] = (caption, png.read_bytes())
 
     def figure(name: str) -> list[str]:

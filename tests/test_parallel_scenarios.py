@@ -4,14 +4,18 @@ together, phases shown as they happen; errors raised in a worker reach the user 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 from polars.testing import assert_frame_equal
 
 from runs.parallel import PARALLEL_MAX_MEMBERS, cores, scenario_processes
+from runs.report import write_report
 from runs.store import TABLES, ResultsStore
-from tests.conftest import run_cli
+from tests.conftest import SmallRun, run_cli
 from transport.errors import RunError, ScenarioError
 
 PROVENANCE = {"run_id", "run_set", "started_at", "finished_at", "code_version"}
@@ -67,3 +71,17 @@ def test_scenarios_in_parallel_store_the_rows_of_a_run_in_process(tmp_path: Path
         assert_frame_equal(
             left.select(keep).sort(keys), right.select(keep).sort(keys), check_exact=False, rel_tol=1e-12, abs_tol=0
         )
+
+
+def test_a_chart_that_cannot_go_to_a_worker_is_drawn_in_the_report_process(small_run: SmallRun, tmp_path: Path) -> None:
+    class Refusing(Executor):
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            future: Future[Any] = Future()
+            future.set_exception(pickle.PicklingError("cannot pickle"))
+            return future
+
+    out = tmp_path / "report"
+    written = write_report(ResultsStore(small_run.db), out, None, pool=Refusing())
+    assert written.is_file() and (out / "report.pdf").is_file()
+    drawn = {p.name for p in (out / "charts").glob("*.png")}
+    assert drawn and drawn == {p.name for p in (small_run.db.parent / "charts").glob("*.png")}
