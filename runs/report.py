@@ -679,6 +679,12 @@ def _write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None,
         )
     for name, (caption, chart) in city_maps(store, mapped, urban).items():
         add(name, caption, chart)
+    # the counterfactual's peaks beside the plan's: with the plan's measures every city may peak in one year
+    frozen = next((r for r in runs.iter_rows(named=True) if r["scenario"] == "baseline"), None)
+    if frozen is not None and frozen["run_id"] != mapped["run_id"]:
+        baseline_maps = city_maps(store, frozen, urban)
+        if "city_oil_peak_map" in baseline_maps:
+            add("city_oil_peak_map_baseline", *baseline_maps["city_oil_peak_map"])
     if fleet.height:
         add("fleet_stock", "Vehicle stock by powertrain", charts.fleet_chart(fleet))
         add("fleet_sales", "Vehicle sales by powertrain", charts.sales_chart(fleet))
@@ -760,6 +766,7 @@ def _write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None,
         *figure("road_oil"),
         *figure("railsea_teu"),
         *figure("oil_peak_year"),
+        *figure("city_oil_peak_map_baseline"),
         *figure("city_oil_peak_map"),
         "<h2>Green trips in the big cities</h2>",
         *(

@@ -114,3 +114,6 @@ def test_report_of_the_small_run_maps_the_oil_peaks_and_not_the_green_trips(smal
     assert not (folder / "green_trip_map.png").exists()
     body = (small_run.db.parent / "report.html").read_text(encoding="utf-8")
     assert "Road oil peak year by city (plan)" in body
+    # the 2020-policies counterfactual beside it, where the plan's measures would make every city peak together
+    assert _png_size(folder / "city_oil_peak_map_baseline.png")[0] > 1000
+    assert "Road oil peak year by city (baseline)" in body
