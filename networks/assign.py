@@ -65,8 +65,6 @@ def msa_assign(
     once its gap is below `tol`), so a problem's answer does not depend on the others solved beside it; the result's
     gap is the largest final gap. One problem: the same as without.
     """
-    if independent:
-        return _msa_columns(load, capacity, scale, alpha, beta, max_iter, tol, start_penalty)
     capacity = np.asarray(capacity, dtype=float)
     penalty = np.zeros_like(capacity) if start_penalty is None else np.asarray(start_penalty, dtype=float)
     flow, outs = load(penalty)
@@ -74,45 +72,17 @@ def msa_assign(
     flow = np.array(flow, dtype=float)
     if capacity.size == 0 or not np.any((capacity > 0) & np.isfinite(capacity)):
         return MsaResult(flow, penalty, outputs, 0.0, 1, [0.0])
-    gaps: list[float] = []
-    gap = np.inf
-    k = 1
-    while k < max_iter:
-        penalty = congestion_penalty(flow, capacity[(...,) + (None,) * (flow.ndim - capacity.ndim)], scale, alpha, beta)
-        aux_flow, aux_outs = load(penalty)
-        denom = float(np.abs(flow).sum())
-        gap = float(np.abs(aux_flow - flow).sum()) / denom if denom > 0 else 0.0
-        gaps.append(gap)
-        k += 1
-        step = 1.0 / k
-        flow += step * (aux_flow - flow)
-        for name, value in aux_outs.items():
-            outputs[name] += step * (np.asarray(value, dtype=float) - outputs[name])
-        if gap < tol:
-            break
-    penalty = congestion_penalty(flow, capacity[(...,) + (None,) * (flow.ndim - capacity.ndim)], scale, alpha, beta)
-    return MsaResult(flow, penalty, outputs, gap, k, gaps)
+    n = flow.shape[-1] if independent else 1
 
+    def per_problem(values: np.ndarray) -> np.ndarray:
+        return values.reshape(-1, n).sum(axis=0) if independent else np.array([values.sum()])
 
-def _msa_columns(
-    load: Callable[[np.ndarray], tuple[np.ndarray, Mapping[str, np.ndarray]]],
-    capacity: np.ndarray,
-    scale: np.ndarray,
-    alpha: float,
-    beta: float | np.ndarray,
-    max_iter: int,
-    tol: float,
-    start_penalty: np.ndarray | None,
-) -> MsaResult:
-    """`msa_assign` with a gap and a stop per column (the flows' last axis; the outputs' first)."""
-    capacity = np.asarray(capacity, dtype=float)
-    penalty = np.zeros_like(capacity) if start_penalty is None else np.asarray(start_penalty, dtype=float)
-    flow, outs = load(penalty)
-    outputs = {k: np.array(v, dtype=float) for k, v in outs.items()}
-    flow = np.array(flow, dtype=float)
-    if capacity.size == 0 or not np.any((capacity > 0) & np.isfinite(capacity)):
-        return MsaResult(flow, penalty, outputs, 0.0, 1, [0.0])
-    n = flow.shape[-1]
+    def along(step: np.ndarray, ndim: int, axis_last: bool) -> np.ndarray | float:
+        """The problems' steps shaped to broadcast over an array (problems on its last or first axis)."""
+        if not independent:
+            return float(step[0])
+        return step if axis_last else step.reshape((n,) + (1,) * (ndim - 1))
+
     cap = capacity[(...,) + (None,) * (flow.ndim - capacity.ndim)]
     active = np.ones(n, dtype=bool)
     final_gap = np.full(n, np.inf)
@@ -121,17 +91,16 @@ def _msa_columns(
     while k < max_iter and active.any():
         penalty = congestion_penalty(flow, cap, scale, alpha, beta)
         aux_flow, aux_outs = load(penalty)
-        denom = np.abs(flow).reshape(-1, n).sum(axis=0)
-        moved = np.abs(aux_flow - flow).reshape(-1, n).sum(axis=0)
-        gap = np.divide(moved, denom, out=np.zeros(n), where=denom > 0)
+        denom = per_problem(np.abs(flow))
+        gap = np.divide(per_problem(np.abs(aux_flow - flow)), denom, out=np.zeros(n), where=denom > 0)
         final_gap[active] = gap[active]
         gaps.append(float(gap[active].max()))
         k += 1
         step = np.where(active, 1.0 / k, 0.0)
-        flow += step * (aux_flow - flow)
+        flow += along(step, flow.ndim, True) * (aux_flow - flow)
         for name, value in aux_outs.items():
             into = outputs[name]
-            into += step.reshape((n,) + (1,) * (into.ndim - 1)) * (np.asarray(value, dtype=float) - into)
+            into += along(step, into.ndim, False) * (np.asarray(value, dtype=float) - into)
         active &= gap >= tol
     penalty = congestion_penalty(flow, cap, scale, alpha, beta)
     return MsaResult(flow, penalty, outputs, float(final_gap.max()), k, gaps)
