@@ -396,6 +396,7 @@ def test_bad_scenario_values(tmp_path: Path, text: str, fragments: tuple[str, ..
             },
             "gotham",
         ),
+        ({"fleets": {"city_car_nev_subsidy_share": {"atlantis": {"2025": 0.1}}}}, "atlantis"),
         (
             {
                 "freight": {

@@ -241,3 +241,40 @@ def test_a_segment_run_by_region_with_constant_shares_is_the_province_run(baseli
     assert np.allclose(regional.energy_pj, whole.energy_pj, rtol=1e-9)
     by_region = sum(v["energy_pj"] for v in regional.regional_by_fuel["bus"].values())  # (M, Y, R)
     assert np.allclose(by_region, whole.energy_pj[:, :, si, None] * split, rtol=1e-9)
+
+
+def _with_car_subsidy(scenario, path: dict[int, float]):
+    """`scenario` plus Liuzhou's own purchase subsidy for private-car NEVs."""
+    fleets = scenario.levers.fleets.model_copy(update={"city_car_nev_subsidy_share": {"liuzhou": path}})
+    return scenario.model_copy(update={"levers": scenario.levers.model_copy(update={"fleets": fleets})})
+
+
+def test_liuzhous_own_car_subsidy_electrifies_liuzhou(baseline) -> None:
+    """A city's NEV subsidy for private cars (0.15 of the price from 2024) against none: Liuzhou's private-car
+    gasoline falls and its electricity rises; the other cities' cars move < 1 % (through the charger market); the
+    province sells more NEVs; the cities still add up to the province."""
+    scenario, dataset, _ = baseline
+    years = np.arange(2020, END + 1)
+    params = sample_parameters(scenario, 2, 5)
+    none = simulate(_with_car_subsidy(scenario, {2020: 0.0}), dataset, params, years, 2)
+    some = simulate(_with_car_subsidy(scenario, {2020: 0.0, 2023: 0.0, 2024: 0.15}), dataset, params, years, 2)
+
+    def cars(tables, city: str, fuel: str) -> float:
+        rows = tables["city_energy"].filter(
+            (pl.col("segment") == "private_car") & (pl.col("year") == END) & (pl.col("fuel") == fuel)
+        )
+        return float(rows.filter(pl.col("city") == city)["energy_pj"].sum())
+
+    assert cars(some, "liuzhou", "gasoline") < 0.98 * cars(none, "liuzhou", "gasoline")
+    assert cars(some, "liuzhou", "electricity") > 1.05 * cars(none, "liuzhou", "electricity")
+    for city in ("nanning", "guilin", "chongzuo"):
+        assert cars(some, city, "gasoline") == pytest.approx(cars(none, city, "gasoline"), rel=0.01)
+
+    def nev_sales(tables) -> float:
+        fleet = tables["fleet"].filter((pl.col("segment") == "private_car") & (pl.col("year") == 2026))
+        return float(fleet.filter(pl.col("powertrain").is_in(["bev", "phev"]))["sales"].sum())
+
+    assert nev_sales(some) > nev_sales(none)
+    province = some["energy"].group_by("member", "year").agg(pl.col("oil_mt").sum()).sort("member", "year")
+    cities = some["city_road"].group_by("member", "year").agg(pl.col("oil_mt").sum()).sort("member", "year")
+    assert np.allclose(cities["oil_mt"], province["oil_mt"], rtol=1e-9)

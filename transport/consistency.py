@@ -51,12 +51,16 @@ def check_rail_spur_terminals(scenario: Scenario, dataset: Dataset) -> list[Prob
 
 
 def check_sales_rule_cities(scenario: Scenario, dataset: Dataset) -> list[Problem]:
-    """Every sales rule for one city names a prefecture city of cities/prefectures.csv."""
+    """Every sales rule and city subsidy for one city names a prefecture city of cities/prefectures.csv."""
     known = dataset.prefectures.cities
     return [
         (f"levers.fleets.sales_rules[{i}].city", rule.city, f"a city of cities/prefectures.csv: {_names(known)}")
         for i, rule in enumerate(scenario.levers.fleets.sales_rules)
         if rule.city is not None and rule.city not in known
+    ] + [
+        (f"levers.fleets.city_car_nev_subsidy_share.{city}", city, f"a city of cities/prefectures.csv: {_names(known)}")
+        for city in scenario.levers.fleets.city_car_nev_subsidy_share
+        if city not in known
     ]
 
 

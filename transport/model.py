@@ -39,6 +39,7 @@ from transport.scenario import Scenario
 from transport.tables import label_series
 from transport.urban import HANDOFF_SEGMENTS, UrbanResult, simulate_urban
 from transport.vehicles import ActivityInput, FleetResult, simulate_fleets
+from transport.vehicles.model import CITY_SUBSIDY_SEGMENT
 
 LMDI_PERIODS = ((2020, 2030), (2030, 2060))
 
@@ -67,8 +68,10 @@ def simulate(
     }
     activity.update(urban_activity(urban.vkt_bn, dataset.urban.provincial_vkt_share))
     shares = city_shares(dataset, freight, urban, years, members)
-    # a segment with a rule for one city runs as one stock per city (its province is their sum)
-    by_city = {rule.segment for rule in levers.fleets.sales_rules if rule.city is not None}
+    # a segment with a rule or an incentive for one city runs as one stock per city (its province is their sum)
+    by_city: set[str] = {rule.segment for rule in levers.fleets.sales_rules if rule.city is not None}
+    if levers.fleets.city_car_nev_subsidy_share:
+        by_city.add(CITY_SUBSIDY_SEGMENT)
     fleets = simulate_fleets(
         dataset.fleets,
         levers.fleets,

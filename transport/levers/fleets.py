@@ -84,6 +84,12 @@ class FleetLevers(BaseModel):
         default_factory=lambda: {2020: 0.10, 2021: 0.08, 2022: 0.056, 2023: 0.0},
         description="Purchase subsidy for BEVs as share of the price by year (PHEV half, FCEV triple, capped 0.6)",
     )
+    city_car_nev_subsidy_share: dict[str, YearPath[Share]] = Field(
+        default_factory=dict,
+        description="A city's own purchase subsidy for private-car NEVs, share of the price by year, on top of "
+        "nev_subsidy_share (same PHEV/FCEV multipliers and cap), keyed by prefecture city id (cities/prefectures.csv); "
+        "private cars then run city by city",
+    )
     nev_purchase_tax_factor: YearPath[Share] = Field(
         default_factory=lambda: {2020: 0.0, 2022: 0.0, 2023: 1.0},
         description="Share of the normal purchase tax NEVs pay by year (0 = exempt, 1 = full), interpolated",

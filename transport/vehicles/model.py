@@ -108,6 +108,7 @@ def _by_region(values: np.ndarray, regions: int) -> np.ndarray:
     return values if values.shape[0] == 1 else np.repeat(values, regions, axis=0)
 
 
+CITY_SUBSIDY_SEGMENT = "private_car"  # the segment levers.city_car_nev_subsidy_share applies to
 COVID_YEAR = 2020  # the calendar year of the dip (parameters.toml [covid]), whatever the dataset's base year
 
 
@@ -158,6 +159,8 @@ def engine_inputs(
     )
     inputs: list[SegmentInputs] = []
     base_flows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    regional = regional or {}
+    city_shares: dict[str, np.ndarray] = {}  # segment -> (M x regions, Y, P) choice shares where cities differ
     for seg in SEGMENTS:
         row = data.seg(seg)
         avail = data.pt(seg, "available") > 0
@@ -169,8 +172,21 @@ def engine_inputs(
         asc = asc_from_shares(_sales_shares_2020(data, seg), tco[:, 0], ref, lam, reference)
         if seg == "private_car":
             asc[:, POWERTRAINS.index("bev")] = data.calibration["asc_bev"]
-        util = tco_utility(tco, reference[:, None, None], _relaxed_asc(asc, years, half_life), lam[:, None, None])
-        shares = logit_shares(util, avail[None, None, :])
+        relaxed = _relaxed_asc(asc, years, half_life)
+        shares = logit_shares(
+            tco_utility(tco, reference[:, None, None], relaxed, lam[:, None, None]), avail[None, None, :]
+        )
+        local = levers.city_car_nev_subsidy_share if seg == CITY_SUBSIDY_SEGMENT else {}
+        if local and seg in regional:  # each city's buyers see its own subsidy (the constants stay the province's)
+            by_city = []
+            for city in region_names:
+                if city not in local:
+                    by_city.append(shares)
+                    continue
+                own = tco_yuan_yr(data, seg, years, ctx, subsidy + year_path(local[city], years), nev_tax, carbon)
+                util = tco_utility(own, reference[:, None, None], relaxed, lam[:, None, None])
+                by_city.append(logit_shares(util, avail[None, None, :]))
+            city_shares[seg] = np.stack(by_city, axis=1).reshape(-1, *shares.shape[1:])  # rows member x city
         # Demand and use.
         base_total = float(row["base_stock_vehicles"])
         if row["demand_driver"] == "ownership":
@@ -230,8 +246,10 @@ def engine_inputs(
                 counts_for_chargers=bool(row["counts_for_chargers"]),
             )
         )
-    regional = regional or {}
-    inputs = [_regional_inputs(x, regional[x.name], members) if x.name in regional else x for x in inputs]
+    inputs = [
+        _regional_inputs(x, regional[x.name], members, city_shares.get(x.name)) if x.name in regional else x
+        for x in inputs
+    ]
     region_index = {name: i for i, name in enumerate(region_names)}
     for rule in levers.sales_rules:
         if rule.city is not None and (rule.segment not in regional or rule.city not in region_index):
@@ -248,9 +266,12 @@ def engine_inputs(
     return inputs, rules, programmes, chargers, m, base_flows
 
 
-def _regional_inputs(seg: SegmentInputs, shares: np.ndarray, members: int) -> SegmentInputs:
+def _regional_inputs(
+    seg: SegmentInputs, shares: np.ndarray, members: int, choice: np.ndarray | None = None
+) -> SegmentInputs:
     """`seg` as one stock per region: region r holds shares[:, 0, r] of the base stock and shares[:, t, r] of the
-    demand in year t (shares (M|1, Y, R), summing to 1 over R); rows member-major (m * R + r)."""
+    demand in year t (shares (M|1, Y, R), summing to 1 over R); rows member-major (m * R + r). `choice`: the
+    regions' own powertrain shares of sales (M x R, Y, P), else the segment's for every region."""
     if seg.demand is None:
         raise ValueError(f"segment {seg.name}: only a stock-driven segment can be run by region")
     regions = shares.shape[2]
@@ -266,6 +287,8 @@ def _regional_inputs(seg: SegmentInputs, shares: np.ndarray, members: int) -> Se
         "phev_utility_factor": np.atleast_1d(seg.phev_utility_factor),
     }
     extra: dict[str, Any] = {name: _by_region(value, regions) for name, value in per_member.items()}
+    if choice is not None:
+        extra["shares"] = choice
     if seg.base_km is not None:
         extra["base_km"] = _by_region(seg.base_km, regions)
     if isinstance(seg.km_sigma, np.ndarray):
