@@ -791,10 +791,10 @@ def _write_report(store: ResultsStore, out: Path, run_ids: Sequence[str] | None,
         parts += [
             "<h2>Every prefecture city: road oil peak</h2>",
             "<p>Each city's road energy is the province's split by where each vehicle segment drives (population and "
-            "income for cars, buses and coaches; the freight model's road tonne-km for trucks), with the province's "
-            "powertrain mix in every city; the cities add up to the province. A city's peak is the peak of its "
-            "3-year smoothed oil path, as for the province. A sales rule for one city runs its segment city by city."
-            "</p>",
+            "income and the urban model for cars and buses; intercity routes for coaches; the freight model's road "
+            "tonne-km for trucks), with the province's powertrain mix in every city; the cities add up to the "
+            "province. A city's peak is the peak of its 3-year smoothed oil path, as for the province. A sales rule "
+            "or an NEV subsidy for one city runs its segment city by city.</p>",
             _html_table(city_peaks),
         ]
     if probability.height:

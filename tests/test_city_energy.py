@@ -52,25 +52,55 @@ def test_cities_add_up_to_the_province_for_every_member_year_segment_and_fuel(ba
         assert np.allclose(both[f"{q}_cities"], both[q], rtol=1e-9, atol=1e-15)
 
 
-def test_nanning_coaches_follow_its_census_population(baseline) -> None:
-    """Coaches split by population alone (income elasticity 0): Nanning's diesel is the province's x 8,741,584 /
-    50,127,929 (7th census, cities/prefectures.csv), every year."""
-    _, _, tables = baseline
+def test_nanning_sanitation_follows_its_population_and_income(baseline) -> None:
+    """Sanitation vehicles split by population x (GDP per capita / provincial mean)^0.5: Nanning's diesel is the
+    province's x its weight, computed here from the census (cities/prefectures.csv) and the 2020 GDP (zones.csv)."""
+    _, dataset, tables = baseline
+    pref = dataset.prefectures
+    mass = dict(zip(dataset.freight.zones["zone"], dataset.freight.zones["mass_bn_yuan"], strict=True))
+    gdp = np.array([mass[z] for z in pref.freight_zones])
+    weights = pref.population_2020 * (gdp / pref.population_2020 / (gdp.sum() / pref.population_2020.sum())) ** 0.5
     keys = ["year", "segment", "fuel"]
     province = (
         tables["energy"]
-        .filter((pl.col("member") == 0) & (pl.col("segment") == "coach") & (pl.col("fuel") == "diesel"))
+        .filter((pl.col("member") == 0) & (pl.col("segment") == "sanitation") & (pl.col("fuel") == "diesel"))
         .group_by(keys)
         .agg(pl.col("oil_mt").sum())
         .sort("year")
     )
     nanning = (
         tables["city_energy"]
-        .filter((pl.col("city") == "nanning") & (pl.col("segment") == "coach") & (pl.col("fuel") == "diesel"))
+        .filter((pl.col("city") == "nanning") & (pl.col("segment") == "sanitation") & (pl.col("fuel") == "diesel"))
         .sort("year")
     )
-    assert np.allclose(nanning["oil_mt"], province["oil_mt"] * 8_741_584 / 50_127_929, rtol=1e-12)
+    assert np.allclose(nanning["oil_mt"], province["oil_mt"] * weights[0] / weights.sum(), rtol=1e-12)
     assert (nanning["city_code"] == 450100).all()
+
+
+def test_route_split_by_hand() -> None:
+    """Three cities of equal population on a line, 100 km apart: trips A-B and B-C 1/100^2, A-C 1/200^2; each road's
+    km half in each end city; B, in the middle of every route, gets half the coach km."""
+    from transport.city_energy import route_split
+
+    km = np.zeros((3, 3, 3))
+    km[0, 1] = km[1, 0] = [50, 50, 0]
+    km[1, 2] = km[2, 1] = [0, 50, 50]
+    km[0, 2] = km[2, 0] = [50, 100, 50]
+    assert np.allclose(route_split(np.ones(3), km), [0.25, 0.5, 0.25])
+
+
+def test_coaches_follow_the_road_routes_between_cities(baseline) -> None:
+    """Coaches split by the routes: every city on the trunk roads gets some; Laibin, through which the Nanning-Liuzhou
+    and Nanning-Guilin routes pass, gets more than its population share."""
+    _, dataset, tables = baseline
+    coach = tables["city_energy"].filter(
+        (pl.col("segment") == "coach") & (pl.col("year") == 2020) & (pl.col("fuel") == "diesel")
+    )
+    share = dict(zip(coach["city"], coach["energy_pj"] / coach["energy_pj"].sum(), strict=True))
+    pref = dataset.prefectures
+    assert all(share[c] > 0 for c in pref.cities)
+    population = pref.population_2020 / pref.population_2020.sum()
+    assert share["laibin"] > population[pref.index("laibin")]
 
 
 def test_base_split_by_hand() -> None:

@@ -34,7 +34,7 @@ PREFECTURES_SPEC = TableSpec(
     ),
 )
 PREFECTURES_CSV = Path("cities") / "prefectures.csv"
-DRIVERS = ("population", "road_tkm")  # what splits a segment over the cities (transport.city_energy)
+DRIVERS = ("population", "road_tkm", "routes")  # what splits a segment over the cities (transport.city_energy)
 FLEET_SPLIT_SPEC = TableSpec(
     name="fleet split over cities",
     doc="How each fleet segment's provincial activity splits over the prefecture cities",

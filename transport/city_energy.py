@@ -13,6 +13,9 @@ Method (dataset cities/README.md gives the values, ranges and reasoning):
       b_c = (s_c - w U_c(2020) / U(2020)) / (1 - w),
   which is the base split s_c in 2020 and sums to 1 in every year, exactly the province's activity index
   (1 - w) + w U(t)/U(2020) of transport.model.urban_activity.
+- `routes` segments (intercity coaches): trips between two cities by a gravity model, population_i x population_j /
+  route_km^COACH_GRAVITY_EXPONENT, driven on the shortest road route (transport.freight.network.city_route_km); a
+  city's share is its km on those routes, weighted by the trips.
 - `road_tkm` segments (the truck classes the freight model drives): each city's share of road tonne-km inside
   Guangxi in the year (the central estimate's network flows, transport.freight.network.road_link_zone_weights, plus
   the city's intrazonal freight), the same for every member.
@@ -33,6 +36,9 @@ from transport.tables import label_series
 from transport.urban import UrbanResult
 from transport.vehicles import FleetResult
 
+# distance decay of intercity coach trips: gravity exponents of 1.5-2.5 are usual for Chinese intercity road passenger
+# flows; 2 is the classic value (cities/README.md "Coaches")
+COACH_GRAVITY_EXPONENT = 2.0
 CITY_ENERGY_MEMBERS = 1  # members whose city rows are kept by segment and fuel (table city_energy)
 _ROAD_QUANTITIES = ("energy_pj", "oil_mt", "co2_ttw_mt", "co2_wtw_mt")
 
@@ -72,8 +78,10 @@ def segment_city_shares(
     urban_vkt_share: dict[str, float],
     members: int,
     n_years: int,
+    route_km: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Each segment's city shares, (M | 1, Y, cities), summing to 1 over the cities."""
+    """Each segment's city shares, (M | 1, Y, cities), summing to 1 over the cities. `route_km` (cities, cities,
+    cities): the km inside each city of the road route between two cities (prefecture order), for `routes`."""
     cities = prefectures.cities
     road = _road_tkm_shares(prefectures, freight, n_years)
     urban_rows = np.array([cities.index(c) for c in urban.cities], dtype=np.int64)
@@ -84,12 +92,27 @@ def segment_city_shares(
         base = base_split(prefectures, gdp_bn_yuan, float(row["income_elasticity"]))
         if row["driver"] == "road_tkm" and road is not None:
             out[seg] = road
+        elif row["driver"] == "routes" and route_km is not None and route_km.any():
+            share = route_split(prefectures.population_2020, route_km)
+            out[seg] = np.broadcast_to(share, (1, n_years, len(cities)))
         elif seg in urban_vkt_share and seg in urban_activity and urban_vkt_share[seg] > 0:
             vkt = np.broadcast_to(urban_activity[seg], (members, n_years, len(urban.cities)))
             out[seg] = urban_blend(base, vkt, urban_rows, float(urban_vkt_share[seg]))
         else:
             out[seg] = np.broadcast_to(base, (1, n_years, len(cities)))
     return out
+
+
+def route_split(population: np.ndarray, route_km: np.ndarray) -> np.ndarray:
+    """(cities,) shares of intercity vehicle-km: trips P_i P_j / d_ij^COACH_GRAVITY_EXPONENT between every two
+    cities joined by a road route of d_ij km, each driving route_km[i, j, c] km in city c."""
+    length = route_km.sum(axis=2)
+    connected = length > 0
+    trips = np.where(
+        connected, np.outer(population, population) / np.where(connected, length, 1.0) ** COACH_GRAVITY_EXPONENT, 0.0
+    )
+    km = np.einsum("ij,ijc->c", trips, route_km)
+    return km / km.sum()
 
 
 def _road_tkm_shares(prefectures: Prefectures, freight: FreightResult, n_years: int) -> np.ndarray | None:

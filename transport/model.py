@@ -33,6 +33,8 @@ from transport.city_energy import (
 )
 from transport.dataset import Dataset
 from transport.freight import COMMODITIES, T_PER_TEU, TRUCK_CLASSES, FreightResult, simulate_freight
+from transport.freight.network import city_route_km, city_zones, run_links
+from transport.levers.freight import FreightLevers
 from transport.lmdi import EFFECTS, lmdi_oil
 from transport.result_tables import RESULT_COLUMNS
 from transport.scenario import Scenario
@@ -67,7 +69,7 @@ def simulate(
         seg: ActivityInput(vkt_bn=freight.truck_vkt_bn[seg]) for seg in TRUCK_CLASSES if seg in freight.truck_vkt_bn
     }
     activity.update(urban_activity(urban.vkt_bn, dataset.urban.provincial_vkt_share))
-    shares = city_shares(dataset, freight, urban, years, members)
+    shares = city_shares(dataset, levers.freight, freight, urban, years, members)
     # a segment with a rule or an incentive for one city runs as one stock per city (its province is their sum)
     by_city: set[str] = {rule.segment for rule in levers.fleets.sales_rules if rule.city is not None}
     if levers.fleets.city_car_nev_subsidy_share:
@@ -132,14 +134,21 @@ def simulate_domains(
 
 
 def city_shares(
-    dataset: Dataset, freight: FreightResult, urban: UrbanResult, years: np.ndarray, members: int
+    dataset: Dataset,
+    levers: FreightLevers,
+    freight: FreightResult,
+    urban: UrbanResult,
+    years: np.ndarray,
+    members: int,
 ) -> dict[str, np.ndarray]:
     """Each fleet segment's split over the prefecture cities, (M|1, Y, cities) (transport.city_energy)."""
     prefectures = dataset.prefectures
     mass = dict(zip(dataset.freight.zones["zone"], dataset.freight.zones["mass_bn_yuan"], strict=True))
     gdp = np.array([float(mass[z]) for z in prefectures.freight_zones])
+    order = [city_zones(dataset.freight).index(z) for z in prefectures.freight_zones]
+    routes = city_route_km(dataset.freight, run_links(dataset.freight, levers))[np.ix_(order, order, order)]
     return segment_city_shares(
-        prefectures, gdp, freight, urban, dataset.urban.provincial_vkt_share, members, len(years)
+        prefectures, gdp, freight, urban, dataset.urban.provincial_vkt_share, members, len(years), routes
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import networkx as nx
 import numpy as np
 import polars as pl
 
@@ -327,3 +329,32 @@ def road_link_zone_weights(data: FreightData, links: RunLinks) -> np.ndarray:
             km = haversine_km(np.array([lon]), np.array([lat]), xy[:, 0], xy[:, 1])
             weights[row, int(np.argmin(km))] += 0.5
     return weights
+
+
+def city_route_km(data: FreightData, links: RunLinks) -> np.ndarray:
+    """(Zc, Zc, Zc): the km inside each prefecture (last axis) of the shortest road route between two city zones
+    (axes 0, 1; zones.csv order), on the road links open in the base year; each link's in-Guangxi km split as in
+    road_link_zone_weights. Pairs without a road route: 0."""
+    zones = city_zones(data)
+    place_of = dict(zip(data.zones["zone"], data.zones["place"], strict=True))
+    weights = road_link_zone_weights(data, links)
+    table = links.table.with_row_index("row").filter(
+        (pl.col("mode") == "road") & (pl.col("open_year") <= data.base_year)
+    )
+    graph = nx.Graph()
+    for row, a, b, km in table.select("row", "from_place", "to_place", "length_km").iter_rows():
+        if not graph.has_edge(a, b) or graph[a][b]["km"] > km:
+            graph.add_edge(a, b, km=km, row=row)
+    inside = links.table["inside_km"].to_numpy()
+    out = np.zeros((len(zones), len(zones), len(zones)))
+    for i, origin in enumerate(zones):
+        if place_of[origin] not in graph:
+            continue
+        paths = nx.single_source_dijkstra_path(graph, place_of[origin], weight="km")
+        for j, destination in enumerate(zones):
+            path = paths.get(place_of[destination])
+            if i == j or path is None:
+                continue
+            rows = [graph[a][b]["row"] for a, b in itertools.pairwise(path)]
+            out[i, j] = (inside[rows, None] * weights[rows]).sum(axis=0)
+    return out
