@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from transport.levers.base import Uncertain, YearPath
+from transport.levers.base import NamedYearPaths, Uncertain, YearPath
 
 Segment = Literal[
     "private_car",
@@ -84,7 +84,7 @@ class FleetLevers(BaseModel):
         default_factory=lambda: {2020: 0.10, 2021: 0.08, 2022: 0.056, 2023: 0.0},
         description="Purchase subsidy for BEVs as share of the price by year (PHEV half, FCEV triple, capped 0.6)",
     )
-    city_car_nev_subsidy_share: dict[str, YearPath[Share]] = Field(
+    city_car_nev_subsidy_share: NamedYearPaths[Share] = Field(
         default_factory=dict,
         description="A city's own purchase subsidy for private-car NEVs, share of the price by year, on top of "
         "nev_subsidy_share (same PHEV/FCEV multipliers and cap), keyed by prefecture city id (cities/prefectures.csv); "
