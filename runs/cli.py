@@ -571,8 +571,13 @@ def compare(
         console.print(f"No lever differs between {scenario_a} and {scenario_b}.", markup=False)
 
 
-def _terminate(_signum: int, _frame: object) -> None:
-    raise Terminated
+def _stop(signum: int, _frame: object) -> None:
+    """The first Ctrl-C or SIGTERM unwinds the run (KeyboardInterrupt or Terminated); the ones after it are ignored
+    from this moment: users press Ctrl-C twice, and a second exception raised inside the first one's unwinding (in a
+    lock's wait, in the staging folder's removal) corrupts the lock or leaves the folder behind."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
 
 
 def _exit_stopped(message: str, code: int) -> NoReturn:
@@ -590,10 +595,10 @@ def main() -> None:
     Exit codes: 0 done; 2 a user error (bad input or argument, a store or service that cannot be used); 3 the runs
     are stored but the report failed; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). An interrupted or
     terminated run stops its workers, removes its staging folder and publishes nothing."""
-    # Ctrl-C (SIGINT) always interrupts, even when started from a shell that ignores it for background jobs
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Ctrl-C (SIGINT) always interrupts, even when started from a shell that ignores it for background jobs;
     # SIGTERM unwinds like Ctrl-C instead of killing the process where it stands (leaked semaphores, staging)
-    signal.signal(signal.SIGTERM, _terminate)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
     try:
         code = app(standalone_mode=False)
         # typer turns Ctrl-C into exit code 130 and, outside standalone mode, returns it instead of exiting

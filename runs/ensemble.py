@@ -27,6 +27,7 @@ import numba
 import numpy as np
 import polars as pl
 
+from runs.signals import signals_held
 from runs.store import encode_part
 from transport.city_energy import CITY_ENERGY_MEMBERS
 from transport.dataset import Dataset
@@ -271,20 +272,6 @@ class _SpawnProcessWithoutCtrlC(multiprocessing.context.SpawnProcess):
 
 class _SpawnWithoutCtrlC(multiprocessing.context.SpawnContext):
     Process = _SpawnProcessWithoutCtrlC
-
-
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Ignore SIGINT and SIGTERM inside the block (main thread only: elsewhere signals cannot be set)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:

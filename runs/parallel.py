@@ -23,8 +23,9 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from pathlib import Path
 from typing import Any
 
-from runs.ensemble import _SpawnWithoutCtrlC, _start_worker, signals_held, stop_pool
+from runs.ensemble import _SpawnWithoutCtrlC, _start_worker, stop_pool
 from runs.progress import RunProgress
+from runs.signals import signals_held
 
 # Scenarios run in parallel processes when a run has several, of at most this many members each (one chunk, small
 # arrays: twice the memory of one scenario at most per core); bigger ensembles split their members over --workers.

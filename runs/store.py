@@ -40,6 +40,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from runs.signals import signals_held
 from transport.errors import QueryError, StoreError
 from transport.result_tables import ANALYSIS_COLUMNS, RESULT_COLUMNS
 
@@ -540,8 +541,10 @@ class StagedRun:
         self.written.add(table)
 
     def discard(self) -> None:
-        """Remove the staging folder of a run that failed or was interrupted (nothing of it is ever visible)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Remove the staging folder of a run that failed or was interrupted (nothing of it is ever visible); a
+        second Ctrl-C, which users press while the first unwinds, is held off until the folder is gone."""
+        with signals_held():
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> StagedRun:
         return self
